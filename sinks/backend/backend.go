@@ -1,0 +1,66 @@
+// Package backend chooses the GoMLX compute backend sinkscope runs on.
+//
+// The choice is explicit: $GOMLX_BACKEND when it is set (for example "go", "go:parallelism=2",
+// "xla:cuda" or "xla:/abs/path/pjrt_c_api_cuda_plugin.so"), otherwise the pure-Go "go" backend.
+// GoMLX's own default prefers XLA and fails offline instead of falling back, so sinkscope never
+// relies on it. Every command prints Describe(backend) so a run always says where it ran.
+package backend
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gomlx/compute"
+	_ "github.com/gomlx/compute/gobackend" // the pure-Go backend, always available.
+)
+
+// EnvVar is the environment variable that selects the backend.
+const EnvVar = compute.ConfigEnvVar
+
+// Default is the backend used when $GOMLX_BACKEND is empty.
+const Default = "go"
+
+// Config returns the backend configuration that New will use.
+func Config() string {
+	if c := strings.TrimSpace(os.Getenv(EnvVar)); c != "" {
+		return c
+	}
+	return Default
+}
+
+// New returns the backend named by Config.
+func New() (compute.Backend, error) {
+	return NewWithConfig(Config())
+}
+
+// NewWithConfig returns the backend for an explicit configuration string.
+func NewWithConfig(config string) (compute.Backend, error) {
+	name := config
+	if i := strings.IndexByte(name, ':'); i >= 0 {
+		name = name[:i]
+	}
+	known := compute.List()
+	found := false
+	for _, k := range known {
+		if k == name {
+			found = true
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("backend %q (from %s=%q) is not compiled in; available: %v", name, EnvVar, config, known)
+	}
+	b, err := compute.NewWithConfig(config)
+	if err != nil {
+		return nil, fmt.Errorf("creating backend %q: %w", config, err)
+	}
+	return b, nil
+}
+
+// Describe is a one-line description of a backend for command output.
+func Describe(b compute.Backend) string {
+	if b == nil {
+		return "backend: <nil>"
+	}
+	return fmt.Sprintf("backend: %s (%s), %d device(s)", b.Name(), b.Description(), b.NumDevices())
+}

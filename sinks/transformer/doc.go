@@ -1,0 +1,10 @@
+// Package transformer is sinkscope's hookable decoder-only language model: one readable forward pass
+// for the LLaMA family (Llama-2, Llama-3, Mistral, Qwen2, Qwen3) and GPT-2, written with GoMLX.
+//
+// Attention is explicit (scores → mask → softmax → ·V) so every intermediate tensor can be observed
+// through a named hook point (see hooks.go for the names and their shapes). Statistics are float32.
+// The model never adds a BOS token: callers decide.
+//
+// Parameters live in a GoMLX model.Store under canonical names (Config.ParamShapes documents them);
+// checkpoint formats are mapped onto those names by the loader in package sinks/hf.
+package transformer
