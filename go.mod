@@ -9,6 +9,7 @@ require (
 
 require (
 	github.com/go-logr/logr v1.4.3 // indirect
+	github.com/gomlx/go-huggingface v0.3.1 // indirect
 	github.com/gomlx/gomlx v0.28.16 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	golang.org/x/exp v0.0.0-20260908205506-85c1c2202aba // indirect

@@ -47,10 +47,10 @@ const (
 type AttentionKind string
 
 const (
-	Softmax AttentionKind = "softmax" // softmax over the causal keys.
-	// Sigmoid is element-wise sigmoid(score + b) over the causal keys, with b = −log(n) by default
+	SoftmaxAttention AttentionKind = "softmax" // softmax over the causal keys.
+	// SigmoidAttention is element-wise sigmoid(score + b) over the causal keys, with b = −log(n) by default
 	// (n = the number of keys); no normalisation across keys, so no sink is forced.
-	Sigmoid AttentionKind = "sigmoid"
+	SigmoidAttention AttentionKind = "sigmoid"
 )
 
 // RopeScaling is the "llama3" frequency scaling of Llama-3.1 and later (rope_scaling in config.json).
@@ -108,9 +108,9 @@ type Config struct {
 	// AttnScale multiplies q·k; 0 means 1/sqrt(DHead).
 	AttnScale float64
 
-	Attention AttentionKind // default Softmax
-	// SigmoidBias is the constant added to scores for Sigmoid attention; NaN or 0 with
-	// SigmoidBiasLogN=true means −log(n_keys).
+	Attention AttentionKind // default SoftmaxAttention
+	// SigmoidBiasLogN adds b = −log(T) to the scores of SigmoidAttention (T = sequence length), the
+	// usual choice that keeps the initial attention mass near one; false means b = 0.
 	SigmoidBiasLogN bool
 	HeadNorm        HeadNormConfig
 	// GatedAttention multiplies each head's output element-wise by sigmoid(x·W_gate) (Qiu et al. 2025),
@@ -214,9 +214,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Sprintf("Activation %q is not supported (silu, gelu, gelu_new, gelu_pytorch_tanh, relu)", c.Activation))
 	}
 	switch c.Attention {
-	case "", Softmax, Sigmoid:
+	case "", SoftmaxAttention, SigmoidAttention:
 	default:
-		errs = append(errs, fmt.Sprintf("Attention %q is not one of %q, %q", c.Attention, Softmax, Sigmoid))
+		errs = append(errs, fmt.Sprintf("Attention %q is not one of %q, %q", c.Attention, SoftmaxAttention, SigmoidAttention))
 	}
 	if c.SlidingWindow < 0 {
 		errs = append(errs, fmt.Sprintf("SlidingWindow must be >= 0, got %d", c.SlidingWindow))

@@ -1,0 +1,120 @@
+package transformer
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Activation is one captured tensor, float32, row-major, with its shape and axis names.
+type Activation struct {
+	Name  string
+	Shape []int
+	Dims  []string // axis names (see HookPoint), nil if unknown
+	Data  []float32
+}
+
+// Offset returns the flat index of a multi-index, with an error naming the axis that is out of range.
+func (a *Activation) Offset(idx ...int) (int, error) {
+	if len(idx) != len(a.Shape) {
+		return 0, fmt.Errorf("%s has shape %v (%s): got %d indices, want %d", a.Name, a.Shape, strings.Join(a.Dims, ", "), len(idx), len(a.Shape))
+	}
+	off := 0
+	for i, x := range idx {
+		if x < 0 || x >= a.Shape[i] {
+			axis := fmt.Sprint(i)
+			if i < len(a.Dims) {
+				axis = a.Dims[i]
+			}
+			return 0, fmt.Errorf("%s: index %d on axis %s is out of range [0, %d)", a.Name, x, axis, a.Shape[i])
+		}
+		off = off*a.Shape[i] + x
+	}
+	return off, nil
+}
+
+// At returns the value at a multi-index.
+func (a *Activation) At(idx ...int) (float32, error) {
+	off, err := a.Offset(idx...)
+	if err != nil {
+		return 0, err
+	}
+	return a.Data[off], nil
+}
+
+// Sub returns the sub-tensor at the leading indices, sharing the data: e.g. on a pattern
+// [b, h, q, k], Sub(0, 3) is head 3 of sequence 0, shape [q, k].
+func (a *Activation) Sub(idx ...int) (*Activation, error) {
+	if len(idx) > len(a.Shape) {
+		return nil, fmt.Errorf("%s has rank %d: cannot index with %d indices", a.Name, len(a.Shape), len(idx))
+	}
+	full := append(append([]int(nil), idx...), make([]int, len(a.Shape)-len(idx))...)
+	off, err := a.Offset(full...)
+	if err != nil {
+		return nil, err
+	}
+	rest := a.Shape[len(idx):]
+	n := 1
+	for _, d := range rest {
+		n *= d
+	}
+	var dims []string
+	if len(a.Dims) == len(a.Shape) {
+		dims = a.Dims[len(idx):]
+	}
+	return &Activation{Name: a.Name, Shape: append([]int(nil), rest...), Dims: dims, Data: a.Data[off : off+n]}, nil
+}
+
+// Len is the number of values.
+func (a *Activation) Len() int { return len(a.Data) }
+
+// Cache holds the activations captured by a run, by full hook name.
+type Cache struct {
+	cfg  *Config
+	acts map[string]*Activation
+}
+
+// Get returns a captured activation by full name ("blocks.3.attn.hook_pattern") or by short name
+// and layer like TransformerLens: Get("pattern", 3), Get("resid_post", -1) (negative layers count
+// from the end), Get("ln1.normalized", 0), Get("logits").
+func (c *Cache) Get(name string, layer ...int) (*Activation, error) {
+	if a, ok := c.acts[name]; ok {
+		return a, nil
+	}
+	if len(layer) > 1 {
+		return nil, fmt.Errorf("cache.Get(%q): give at most one layer, got %v", name, layer)
+	}
+	full := name
+	if len(layer) == 1 {
+		var err error
+		full, err = c.cfg.ResolveHookName(name, layer[0])
+		if err != nil {
+			return nil, err
+		}
+	} else if _, ok := c.cfg.HookPointByName(name); !ok {
+		if _, ok := c.cfg.HookPointByName("hook_" + name); ok {
+			full = "hook_" + name
+		} else {
+			return nil, fmt.Errorf("cache.Get(%q): not a hook point name; block hook points need a layer, e.g. Get(%q, 0)", name, name)
+		}
+	}
+	a, ok := c.acts[full]
+	if !ok {
+		return nil, fmt.Errorf("%s was not captured in this run (captured: %s); add it to the names filter", full, strings.Join(c.Names(), ", "))
+	}
+	return a, nil
+}
+
+// MustGet is Get that panics on error, for notebooks and examples.
+func (c *Cache) MustGet(name string, layer ...int) *Activation {
+	a, err := c.Get(name, layer...)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+// Names lists the captured hook names.
+func (c *Cache) Names() []string { return sortedNames(c.acts) }
+
+// Len is the number of captured activations.
+func (c *Cache) Len() int { return len(c.acts) }

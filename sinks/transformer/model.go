@@ -1,0 +1,226 @@
+package transformer
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/dtypes/bfloat16"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// Model is a transformer with its weights in a GoMLX store, ready to run on a backend.
+//
+// Runs are compiled once per distinct (captured names, hooks, intervention input names, input shapes)
+// and reused: intervention values travel as graph inputs, never as constants baked into a graph.
+type Model struct {
+	Config  *Config
+	Backend compute.Backend
+	Store   *model.Store
+
+	mu       sync.Mutex
+	execs    map[string]*model.Exec
+	compiles int // number of graphs built (see Compilations)
+}
+
+// New builds a model from weights keyed by canonical name (see Config.ParamShapes). Every expected
+// parameter must be present exactly with its shape, float32 or bfloat16; anything missing, extra or
+// misshaped is an error that names it. The tensors are owned by the model afterwards.
+func New(backend compute.Backend, cfg *Config, weights map[string]*tensors.Tensor) (*Model, error) {
+	if backend == nil {
+		return nil, fmt.Errorf("transformer.New: nil backend")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	expected := cfg.ParamShapes()
+	var problems []string
+	for _, name := range sortedKeys(expected) {
+		t, ok := weights[name]
+		if !ok || t == nil {
+			problems = append(problems, fmt.Sprintf("missing parameter %q %v", name, expected[name]))
+			continue
+		}
+		if dt := t.DType(); dt != dtypes.Float32 && dt != dtypes.BFloat16 {
+			problems = append(problems, fmt.Sprintf("parameter %q has dtype %s; want float32 or bfloat16", name, dt))
+		}
+		if !equalDims(t.Shape().Dimensions, expected[name]) {
+			problems = append(problems, fmt.Sprintf("parameter %q has shape %v; want %v", name, t.Shape().Dimensions, expected[name]))
+		}
+	}
+	for _, name := range sortedKeys(weights) {
+		if _, ok := expected[name]; !ok {
+			problems = append(problems, fmt.Sprintf("unexpected parameter %q %v", name, weights[name].Shape().Dimensions))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("transformer.New: %d problem(s) with the weights: %s", len(problems), strings.Join(problems, "; "))
+	}
+	store := model.NewStore()
+	for _, name := range sortedKeys(expected) {
+		if _, err := store.CreateVariable("/"+name, weights[name]); err != nil {
+			return nil, fmt.Errorf("storing parameter %q: %w", name, err)
+		}
+	}
+	return &Model{Config: cfg, Backend: backend, Store: store, execs: make(map[string]*model.Exec)}, nil
+}
+
+// RandomInit describes a random initialisation: every matrix ~ N(0, Std²), residual output
+// projections (attn/o, mlp/down) ~ N(0, ResidualStd²) when ResidualStd > 0, norm scales 1, biases 0.
+type RandomInit struct {
+	Seed        uint64
+	Std         float64 // default 0.02
+	ResidualStd float64 // 0: same as Std. nanoGPT/the paper: 0.02/√(2L)
+}
+
+// NewRandom builds a randomly initialised model (for the theory at initialisation and for training).
+// The same seed always gives the same weights, whatever the backend.
+func NewRandom(backend compute.Backend, cfg *Config, init RandomInit) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	weights := RandomWeights(cfg, init)
+	return New(backend, cfg, weights)
+}
+
+// RandomWeights returns float32 weights drawn as RandomInit describes.
+func RandomWeights(cfg *Config, init RandomInit) map[string]*tensors.Tensor {
+	std := init.Std
+	if std == 0 {
+		std = 0.02
+	}
+	rstd := init.ResidualStd
+	if rstd == 0 {
+		rstd = std
+	}
+	rng := rand.New(rand.NewPCG(init.Seed, 0x5eed5))
+	gamma := cfg.HeadNorm.InitGamma
+	if gamma == 0 {
+		gamma = 1
+	}
+	out := make(map[string]*tensors.Tensor)
+	shapes := cfg.ParamShapes()
+	for _, name := range sortedKeys(shapes) { // sorted: the draw order is stable
+		dims := shapes[name]
+		n := 1
+		for _, d := range dims {
+			n *= d
+		}
+		data := make([]float32, n)
+		switch {
+		case strings.HasSuffix(name, "head_norm/scale"):
+			fill(data, float32(gamma))
+		case strings.HasSuffix(name, "/scale"):
+			fill(data, 1)
+		case strings.HasSuffix(name, "/bias"):
+			// zeros
+		default:
+			s := std
+			if strings.HasSuffix(name, "attn/o/weights") || strings.HasSuffix(name, "mlp/down/weights") {
+				s = rstd
+			}
+			for i := range data {
+				data[i] = float32(rng.NormFloat64() * s)
+			}
+		}
+		out[name] = tensors.FromFlatDataAndDimensions(data, dims...)
+	}
+	return out
+}
+
+func fill(x []float32, v float32) {
+	for i := range x {
+		x[i] = v
+	}
+}
+
+func equalDims(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Param returns a copy of a parameter's values as float32, with its shape.
+func (m *Model) Param(name string) ([]float32, []int, error) {
+	v := m.Store.GetVariable("/" + name)
+	if v == nil {
+		return nil, nil, fmt.Errorf("no parameter %q (parameters are named like %q)", name, "blocks/0/attn/q/weights")
+	}
+	t, err := v.Value()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading parameter %q: %w", name, err)
+	}
+	dims := append([]int(nil), t.Shape().Dimensions...)
+	if t.DType() == dtypes.Float32 {
+		return tensors.MustCopyFlatData[float32](t), dims, nil
+	}
+	f, err := toFloat32(t)
+	return f, dims, err
+}
+
+// SetParam replaces a parameter's values (same shape). Use it to edit weights, e.g. to plant or
+// remove a neuron; compiled graphs pick up the new values on their next run.
+func (m *Model) SetParam(name string, data []float32) error {
+	v := m.Store.GetVariable("/" + name)
+	if v == nil {
+		return fmt.Errorf("no parameter %q", name)
+	}
+	dims := v.Shape().Dimensions
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	if len(data) != n {
+		return fmt.Errorf("SetParam %q: got %d values, want %d for shape %v", name, len(data), n, dims)
+	}
+	for i, x := range data {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("SetParam %q: value %d is %v", name, i, x)
+		}
+	}
+	t := tensors.FromFlatDataAndDimensions(append([]float32(nil), data...), dims...)
+	if v.DType() != dtypes.Float32 {
+		return fmt.Errorf("SetParam %q: parameter is %s; only float32 parameters can be edited", name, v.DType())
+	}
+	return v.SetValue(t)
+}
+
+func toFloat32(t *tensors.Tensor) ([]float32, error) {
+	switch t.DType() {
+	case dtypes.Float32:
+		return tensors.MustCopyFlatData[float32](t), nil
+	case dtypes.BFloat16:
+		var out []float32
+		t.ConstFlatData(func(flat any) {
+			out = bf16SliceToFloat32(flat)
+		})
+		if out == nil {
+			return nil, fmt.Errorf("cannot read bfloat16 tensor of Go type %T", t)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("cannot convert %s to float32", t.DType())
+}
+
+func bf16SliceToFloat32(flat any) []float32 {
+	s, ok := flat.([]bfloat16.BFloat16)
+	if !ok {
+		return nil
+	}
+	out := make([]float32, len(s))
+	for i, v := range s {
+		out[i] = v.Float32()
+	}
+	return out
+}

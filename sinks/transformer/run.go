@@ -1,0 +1,399 @@
+package transformer
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/support/exceptions"
+)
+
+// Hook replaces the activation at one or more hook points while the graph is built.
+//
+// Fn receives the activation node and returns a node of the same shape. Intervention values (a scale
+// λ, a target position, …) must come from ctx.Input, which reads a graph input given with WithInput:
+// then a sweep over values runs one compiled graph. A Go value captured in Fn's closure is baked into
+// the graph as a constant.
+//
+// ID names the hook for graph reuse: runs whose hooks have the same IDs (and the same captured names,
+// input names and input shapes) share one compiled graph, so a hook's graph must depend only on its ID.
+// An empty ID never shares: the graph is built for that run alone.
+type Hook struct {
+	Point string // exact hook name or glob pattern, e.g. "blocks.*.attn.hook_z"
+	ID    string
+	Fn    func(ctx *HookContext, x *Node) *Node
+}
+
+// HookContext tells a hook function where it runs and gives it the run's intervention inputs.
+type HookContext struct {
+	Name   string // full hook name, e.g. "blocks.1.attn.hook_z"
+	Layer  int    // the block index, −1 outside the blocks
+	Config *Config
+	pass   *pass
+}
+
+// Graph returns the graph being built.
+func (h *HookContext) Graph() *Graph { return h.pass.g }
+
+// Input returns the graph input named with WithInput (float32). Building fails with an error naming
+// the hook and the inputs that exist if there is no such input.
+func (h *HookContext) Input(name string) *Node {
+	n, ok := h.pass.inputs[name]
+	if !ok {
+		exceptions.Panicf("hook at %s asks for input %q, but the run has inputs %v (give it with transformer.WithInput)", h.Name, name, sortedKeys(h.pass.inputs))
+	}
+	return n
+}
+
+// HasInput reports whether the run has an input of that name.
+func (h *HookContext) HasInput(name string) bool {
+	_, ok := h.pass.inputs[name]
+	return ok
+}
+
+// Option configures a run.
+type Option func(*runConfig) error
+
+type runConfig struct {
+	capture  Names
+	hooks    []Hook
+	inputs   map[string]*tensors.Tensor
+	mask     *tensors.Tensor
+	noLogits bool
+}
+
+// Capture selects hook points to materialise in the run's Cache, by name or glob. Only selected points
+// leave the device, so it is the memory valve for big models.
+func Capture(patterns ...string) Option {
+	return func(r *runConfig) error {
+		r.capture = append(r.capture, patterns...)
+		return nil
+	}
+}
+
+// WithHooks applies hook functions during the run.
+func WithHooks(hooks ...Hook) Option {
+	return func(r *runConfig) error {
+		for _, h := range hooks {
+			if h.Fn == nil {
+				return fmt.Errorf("hook %q at %q has no function", h.ID, h.Point)
+			}
+			if h.Point == "" {
+				return fmt.Errorf("hook %q has no hook point", h.ID)
+			}
+		}
+		r.hooks = append(r.hooks, hooks...)
+		return nil
+	}
+}
+
+// WithInput feeds a named float32 value to the graph (a scalar, a []float32 or a *tensors.Tensor),
+// read by hooks through HookContext.Input. Changing the value does not recompile; changing its shape does.
+func WithInput(name string, value any) Option {
+	return func(r *runConfig) error {
+		if name == "" {
+			return fmt.Errorf("WithInput: empty name")
+		}
+		var t *tensors.Tensor
+		switch v := value.(type) {
+		case float32:
+			t = tensors.FromScalar(v)
+		case float64:
+			t = tensors.FromScalar(float32(v))
+		case int:
+			t = tensors.FromScalar(float32(v))
+		case []float32:
+			t = tensors.FromFlatDataAndDimensions(append([]float32(nil), v...), len(v))
+		case *tensors.Tensor:
+			if v.DType() != dtypes.Float32 {
+				return fmt.Errorf("WithInput %q: tensor dtype %s, want float32", name, v.DType())
+			}
+			t = v
+		default:
+			return fmt.Errorf("WithInput %q: unsupported value type %T (float32, float64, int, []float32, *tensors.Tensor)", name, value)
+		}
+		if r.inputs == nil {
+			r.inputs = make(map[string]*tensors.Tensor)
+		}
+		r.inputs[name] = t
+		return nil
+	}
+}
+
+// WithAttentionMask adds a custom additive mask to the attention scores of every layer before the
+// causal mask: data has shape [T, T] (the same for all layers) or [L, T, T] (one per layer), row =
+// query, column = key. Use 0 to leave an entry alone and −Inf to forbid it; e.g. isolating token t
+// means row t is −Inf except at column t. The mask is a graph input: changing it does not recompile.
+func WithAttentionMask(data []float32, dims ...int) Option {
+	return func(r *runConfig) error {
+		if len(dims) != 2 && len(dims) != 3 {
+			return fmt.Errorf("attention mask must be [T, T] or [L, T, T], got dims %v", dims)
+		}
+		n := 1
+		for _, d := range dims {
+			if d <= 0 {
+				return fmt.Errorf("attention mask dims %v must be positive", dims)
+			}
+			n *= d
+		}
+		if len(data) != n {
+			return fmt.Errorf("attention mask has %d values, want %d for dims %v", len(data), n, dims)
+		}
+		for i, v := range data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 1) {
+				return fmt.Errorf("attention mask value %d is %v (only finite values and -Inf are allowed)", i, v)
+			}
+		}
+		r.mask = tensors.FromFlatDataAndDimensions(append([]float32(nil), data...), dims...)
+		return nil
+	}
+}
+
+// NoLogits skips the unembedding: the Result has no logits (useful when only the cache is needed).
+func NoLogits() Option {
+	return func(r *runConfig) error {
+		r.noLogits = true
+		return nil
+	}
+}
+
+// Result is the output of a run.
+type Result struct {
+	Logits *Activation // [b, p, v]; nil with NoLogits
+	Cache  *Cache
+}
+
+// Run runs the model on a batch of token sequences of equal length. BOS is not added: put it in
+// tokens yourself if you want it.
+func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
+	rc := &runConfig{}
+	for _, o := range opts {
+		if err := o(rc); err != nil {
+			return nil, err
+		}
+	}
+	tok, err := m.tokensTensor(tokens)
+	if err != nil {
+		return nil, err
+	}
+	B, T := len(tokens), len(tokens[0])
+	captureNames, err := rc.capture.Resolve(m.Config)
+	if err != nil {
+		return nil, err
+	}
+	hookMap := make(map[string][]Hook)
+	for _, h := range rc.hooks {
+		names, err := Names{h.Point}.Resolve(m.Config)
+		if err != nil {
+			return nil, fmt.Errorf("hook %q: %w", h.ID, err)
+		}
+		for _, n := range names {
+			hookMap[n] = append(hookMap[n], h)
+		}
+	}
+	if rc.mask != nil {
+		d := rc.mask.Shape().Dimensions
+		ok := (len(d) == 2 && d[0] == T && d[1] == T) || (len(d) == 3 && d[0] == m.Config.NLayers && d[1] == T && d[2] == T)
+		if !ok {
+			return nil, fmt.Errorf("attention mask dims %v do not fit %d tokens and %d layers (want [%d %d] or [%d %d %d])", d, T, m.Config.NLayers, T, T, m.Config.NLayers, T, T)
+		}
+	}
+	inputNames := sortedKeys(rc.inputs)
+
+	// The compiled-graph key: everything that changes the graph's structure except input shapes,
+	// which the Exec keys on by itself.
+	key := fmt.Sprintf("capture=%s|inputs=%s|mask=%v|nologits=%v|hooks=", strings.Join(captureNames, ","), strings.Join(inputNames, ","), rc.mask != nil, rc.noLogits)
+	shareable := true
+	for _, n := range sortedKeys(hookMap) {
+		for _, h := range hookMap[n] {
+			if h.ID == "" {
+				shareable = false
+			}
+			key += n + "=" + h.ID + ";"
+		}
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	exec := m.execs[key]
+	if exec == nil {
+		exec, err = m.newExec(captureNames, hookMap, inputNames, rc.mask != nil, rc.noLogits)
+		if err != nil {
+			return nil, err
+		}
+		if shareable {
+			m.execs[key] = exec
+		} else {
+			defer exec.Finalize()
+		}
+	}
+	args := []any{tok}
+	for _, n := range inputNames {
+		args = append(args, rc.inputs[n])
+	}
+	if rc.mask != nil {
+		args = append(args, rc.mask)
+	}
+	outs, err := callExec(exec, args)
+	if err != nil {
+		return nil, fmt.Errorf("running the model on tokens [%d %d]: %w", B, T, err)
+	}
+	res := &Result{Cache: &Cache{cfg: m.Config, acts: make(map[string]*Activation)}}
+	for i, name := range captureNames {
+		a, err := toActivation(name, outs[i], m.Config)
+		if err != nil {
+			return nil, err
+		}
+		res.Cache.acts[name] = a
+	}
+	if !rc.noLogits {
+		a, err := toActivation("logits", outs[len(captureNames)], m.Config)
+		if err != nil {
+			return nil, err
+		}
+		res.Logits = a
+	}
+	for _, o := range outs {
+		o.FinalizeAll()
+	}
+	return res, nil
+}
+
+// RunWithCache runs the model and captures the hook points selected by names (exact or glob).
+func (m *Model) RunWithCache(tokens [][]int, names ...string) (*Cache, error) {
+	if len(names) == 0 {
+		return nil, fmt.Errorf("RunWithCache: give at least one hook name or pattern (\"*\" captures everything)")
+	}
+	res, err := m.Run(tokens, Capture(names...), NoLogits())
+	if err != nil {
+		return nil, err
+	}
+	return res.Cache, nil
+}
+
+// RunWithHooks runs the model with hook functions applied and returns the logits [b, p, v].
+func (m *Model) RunWithHooks(tokens [][]int, hooks ...Hook) (*Activation, error) {
+	res, err := m.Run(tokens, WithHooks(hooks...))
+	if err != nil {
+		return nil, err
+	}
+	return res.Logits, nil
+}
+
+// Compilations is the number of graphs built so far by this model's runs (a new graph is built for
+// each new structure or input shape; a changed input value reuses the compiled graph).
+func (m *Model) Compilations() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.compiles
+}
+
+func (m *Model) newExec(capture []string, hooks map[string][]Hook, inputNames []string, hasMask, noLogits bool) (*model.Exec, error) {
+	cfg := m.Config
+	fn := func(scope *model.Scope, inputs []*Node) []*Node {
+		m.compiles++ // called once per graph build (m.mu is held by Run)
+		p := &pass{
+			cfg:      cfg,
+			store:    scope.Store(),
+			g:        inputs[0].Graph(),
+			hooks:    hooks,
+			capture:  make(map[string]bool),
+			captured: make(map[string]*Node),
+			inputs:   make(map[string]*Node),
+		}
+		for _, n := range capture {
+			p.capture[n] = true
+		}
+		for i, n := range inputNames {
+			p.inputs[n] = inputs[1+i]
+		}
+		if hasMask {
+			p.attnMask = inputs[1+len(inputNames)]
+		}
+		logits := p.forward(inputs[0], !noLogits)
+		var outs []*Node
+		for _, n := range capture {
+			x, ok := p.captured[n]
+			if !ok {
+				exceptions.Panicf("hook point %q was selected but not reached in the forward pass", n)
+			}
+			outs = append(outs, ConvertDType(x, dtypes.Float32))
+		}
+		if !noLogits {
+			outs = append(outs, logits)
+		}
+		if len(outs) == 0 {
+			exceptions.Panicf("the run has no outputs: capture something or keep the logits")
+		}
+		return outs
+	}
+	e, err := model.NewExec(m.Backend, m.Store, fn)
+	if err != nil {
+		return nil, fmt.Errorf("creating the model executor: %w", err)
+	}
+	return e.WithName("transformer.Run"), nil
+}
+
+// callExec runs an Exec, turning panics raised while building the graph into errors.
+func callExec(e *model.Exec, args []any) (outs []*tensors.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return e.Call(args...)
+}
+
+// tokensTensor validates a batch and returns it as int32 [b, p].
+func (m *Model) tokensTensor(tokens [][]int) (*tensors.Tensor, error) {
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("empty batch: need at least one token sequence")
+	}
+	T := len(tokens[0])
+	if T == 0 {
+		return nil, fmt.Errorf("sequence 0 is empty")
+	}
+	if T > m.Config.MaxSeqLen {
+		return nil, fmt.Errorf("sequence length %d exceeds the model's maximum of %d positions", T, m.Config.MaxSeqLen)
+	}
+	flat := make([]int32, 0, len(tokens)*T)
+	for b, seq := range tokens {
+		if len(seq) != T {
+			return nil, fmt.Errorf("sequence %d has %d tokens, sequence 0 has %d: a batch needs equal lengths", b, len(seq), T)
+		}
+		for p, t := range seq {
+			if t < 0 || t >= m.Config.VocabSize {
+				return nil, fmt.Errorf("token %d at sequence %d, position %d is out of the vocabulary [0, %d)", t, b, p, m.Config.VocabSize)
+			}
+			flat = append(flat, int32(t))
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(flat, len(tokens), T), nil
+}
+
+func toActivation(name string, t *tensors.Tensor, cfg *Config) (*Activation, error) {
+	data, err := toFloat32(t)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	a := &Activation{Name: name, Shape: append([]int(nil), t.Shape().Dimensions...), Data: data}
+	if hp, ok := cfg.HookPointByName(name); ok {
+		a.Dims = hp.Dims
+	}
+	return a, nil
+}
+
+// sortedNames is used by Cache.Names.
+func sortedNames(m map[string]*Activation) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
