@@ -500,8 +500,10 @@ def main():
         for k, v in res.items():
             exp[k] = v.float().contiguous()
         safetensors.torch.save_file(exp, os.path.join(d, "expected.safetensors"),
-                                    metadata={"arch": arch, "transformers": transformers.__version__,
-                                              "torch": torch.__version__, "tokens_dtype": "int64"})
+                                    # One metadata key: the header of a multi-key map is written in no fixed order.
+                                    metadata={"fixture": json.dumps(
+                                        {"arch": arch, "transformers": transformers.__version__,
+                                         "torch": torch.__version__, "tokens_dtype": "int64"}, sort_keys=True)})
         files = sorted(os.listdir(d))
 
         log("config.json:", json.dumps(saved_cfg, sort_keys=True))
