@@ -155,10 +155,10 @@ func (p *pass) attention(l int, h, mask *Node, rope *ropeTables) *Node {
 	// Grouped-query attention: query head i reads key/value head i / (H/KV), as HF's repeat_kv.
 	kh, vh := repeatKV(k, H), repeatKV(v, H) // [b, p, h, dh]
 
-	scores := Einsum("bqhd,bkhd->bhqk", q, kh)    // [b, h, q, k]
-	scores = MulScalar(scores, c.Scale())         // q·k / √dh
-	if p.attnMask != nil {                        // custom additive mask, before the causal mask
-		m := p.attnMask                            // [q, k] or [L, q, k]
+	scores := Einsum("bqhd,bkhd->bhqk", q, kh) // [b, h, q, k]
+	scores = MulScalar(scores, c.Scale())      // q·k / √dh
+	if p.attnMask != nil {                     // custom additive mask, before the causal mask
+		m := p.attnMask // [q, k] or [L, q, k]
 		if m.Rank() == 3 {
 			m = Squeeze(Slice(m, AxisElem(l)), 0) // this layer's [q, k]
 		}
@@ -316,7 +316,7 @@ func newRopeTables(g *Graph, c *Config, T int) *ropeTables {
 	invFreq := RopeInvFreq(c) // [dh/2], float32 as HF computes it
 	pos := ConvertDType(Iota(g, shapes.Make(dtypes.Int32, T, 1), 0), dtypes.Float32)
 	freqs := Mul(pos, InsertAxes(Const(g, invFreq), 0)) // [p, dh/2]
-	emb := Concatenate([]*Node{freqs, freqs}, -1)      // [p, dh]
+	emb := Concatenate([]*Node{freqs, freqs}, -1)       // [p, dh]
 	return &ropeTables{cos: Cos(emb), sin: Sin(emb)}
 }
 

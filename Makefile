@@ -1,0 +1,28 @@
+# sinkscope: the two commands a newcomer runs are `make reproduce` and `make test`; both install
+# what they need first (scripts/setup.sh is idempotent).
+SHELL := /bin/bash
+ENV := source scripts/env.sh &&
+MODEL ?=
+
+.PHONY: setup reproduce test bench build vet fixtures
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@$(ENV) go build -o bin/sinkscope ./cmd/sinkscope
+
+# The main job: load models and print per-layer attention to token 0 (grows into the full
+# reproduction). MODEL=path/to/hf_dir or MODEL=org/name (HF hub cache) adds your own model.
+reproduce: build
+	@$(ENV) scripts/reproduce.sh $(MODEL)
+
+vet:
+	@$(ENV) go vet ./...
+
+# All Go tests, including the seeded fuzz corpora and the parity tests against transformers.
+test: setup vet
+	@$(ENV) go test -count=1 ./...
+
+bench: setup
+	@$(ENV) go test -run '^$$' -bench . -benchtime 3s ./sinks/transformer/

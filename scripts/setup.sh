@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs everything sinkscope needs on a Debian machine. Idempotent: a second run only checks.
+#
+#   scripts/setup.sh            Go toolchain + Go modules + npm packages
+#
+# Needs root (or sudo) only when a Debian package is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+log() { printf '[setup] %s\n' "$*"; }
+
+apt_install() {
+	local missing=()
+	for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	log "installing Debian packages: ${missing[*]}"
+	local sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+go_minor() { go env GOVERSION 2>/dev/null | sed -E 's/^go1\.([0-9]+).*/\1/' ; }
+
+# 1. Go. Any Go >= 1.21 switches itself to $GOTOOLCHAIN through the module proxy. An older Go (Debian
+#    12 ships 1.19) cannot, so it downloads the toolchain module itself and we put it on PATH.
+apt_install ca-certificates git gcc make unzip curl
+if ! command -v go >/dev/null 2>&1; then
+	apt_install golang-go
+fi
+minor="$(GOTOOLCHAIN=local go_minor || echo 0)"
+if [ "${minor:-0}" -lt 21 ]; then
+	log "Go 1.${minor} cannot switch toolchains; fetching ${GOTOOLCHAIN} as a module"
+	arch="$(go env GOARCH)"
+	tmp="$(mktemp -d)"
+	(cd "$tmp" && GOTOOLCHAIN=local GOFLAGS=-mod=mod go mod init tmp >/dev/null 2>&1 &&
+		GOTOOLCHAIN=local go mod download "golang.org/toolchain@v0.0.1-${GOTOOLCHAIN}.linux-${arch}")
+	rm -rf "$tmp"
+	source scripts/env.sh
+fi
+log "$(go version) (GOTOOLCHAIN=${GOTOOLCHAIN}, GOEXPERIMENT=${GOEXPERIMENT})"
+
+# 2. Go modules (GoMLX v0.28.16 is pinned in go.mod).
+go mod download
+log "Go modules ready"
+
+# 3. npm packages from the committed package.json + package-lock.json.
+if [ -f package.json ]; then
+	command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+	if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+		npm ci --no-audit --no-fund --loglevel=error
+	fi
+	log "npm packages ready"
+fi
