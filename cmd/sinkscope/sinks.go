@@ -1,0 +1,169 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sinkscope/sinkscope/sinks/backend"
+	"github.com/sinkscope/sinkscope/sinks/metrics"
+	"github.com/sinkscope/sinkscope/sinks/models"
+	"github.com/sinkscope/sinkscope/sinks/transformer"
+)
+
+func openModel(source string, bf16 bool) (*models.Loaded, error) {
+	be, err := backend.New()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Println(backend.Describe(be))
+	opts := &models.Options{Progress: true}
+	if bf16 {
+		opts.WeightDType = bf16DType
+	}
+	start := time.Now()
+	l, err := models.Open(be, source, opts)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("model: %s (loaded in %.1fs)\n", l.Describe(), time.Since(start).Seconds())
+	return l, nil
+}
+
+type sinksReport struct {
+	Model    string              `json:"model"`
+	Backend  string              `json:"backend"`
+	Data     string              `json:"data"`
+	BOS      bool                `json:"bos"`
+	Layers   []metrics.LayerSink `json:"layers"`
+	Onset    int                 `json:"sink_onset_layer"` // -1: none
+	Seconds  float64             `json:"seconds"`
+	Samples  int                 `json:"samples"`
+	SeqLen   int                 `json:"seq_len"`
+	DataKind string              `json:"data_kind"`
+}
+
+func cmdSinks(args []string) error {
+	fs := flag.NewFlagSet("sinks", flag.ContinueOnError)
+	source := fs.String("model", "", "model source: random:<preset>[@seed], an HF model directory, or org/name")
+	samples := fs.Int("samples", 20, "number of sequences")
+	seqLen := fs.Int("seq", 64, "tokens per sequence (BOS included when --bos is on)")
+	bosFlag := fs.String("bos", "auto", "prepend BOS: on, off, or auto (on for text when the tokenizer has one, off for random tokens)")
+	data := fs.String("data", "auto", "input: text (Brown corpus through the model's tokenizer), random (uniform random tokens), or auto (text when a tokenizer exists)")
+	seed := fs.Uint64("seed", 0, "seed for sampling texts or random tokens")
+	batch := fs.Int("batch", 10, "sequences per forward pass (bounds memory)")
+	bf16 := fs.Bool("bf16", false, "keep checkpoint weights in bfloat16 (compute stays float32)")
+	jsonOut := fs.String("json", "", "also write the numbers to this JSON file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *source == "" {
+		return fmt.Errorf("--model is required (e.g. --model random:tiny or --model /path/to/hf_model)")
+	}
+	if *samples <= 0 || *seqLen < 2 || *batch <= 0 {
+		return fmt.Errorf("--samples and --batch must be positive and --seq at least 2 (got %d, %d, %d)", *samples, *batch, *seqLen)
+	}
+	l, err := openModel(*source, *bf16)
+	if err != nil {
+		return err
+	}
+	in, err := makeInputs(l, *data, *bosFlag, *samples, *seqLen, *seed)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("data: %s\n", in.describe)
+
+	start := time.Now()
+	cfg := l.Model.Config
+	profile, err := sinkProfileBatched(l.Model, in.tokens, *batch)
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start).Seconds()
+	fmt.Printf("\n%5s  %10s  %12s  %14s\n", "layer", "attn→tok0", "attn→others", "‖x₀‖/mean‖xᵢ‖")
+	for _, p := range profile {
+		mark := ""
+		if p.AttnToFirst > metrics.SinkOnsetThreshold {
+			mark = "  sink"
+		}
+		fmt.Printf("%5d  %10.4f  %12.4f  %14.2f%s\n", p.Layer, p.AttnToFirst, p.AttnToOthers, p.NormRatio, mark)
+	}
+	onset := metrics.SinkOnset(profile)
+	if onset >= 0 {
+		fmt.Printf("\nsink onset: layer %d (first layer with mean attention to token 0 > %.1f)\n", onset, metrics.SinkOnsetThreshold)
+	} else {
+		fmt.Printf("\nsink onset: none (no layer has mean attention to token 0 > %.1f)\n", metrics.SinkOnsetThreshold)
+	}
+	fmt.Printf("%d × %d tokens through %d layers in %.2fs\n", len(in.tokens), len(in.tokens[0]), cfg.NLayers, elapsed)
+	if *jsonOut != "" {
+		r := sinksReport{Model: l.Describe(), Backend: backend.Config(), Data: in.describe, BOS: in.bos, Layers: profile,
+			Onset: onset, Seconds: elapsed, Samples: len(in.tokens), SeqLen: len(in.tokens[0]), DataKind: in.kind}
+		b, _ := json.MarshalIndent(r, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s\n", *jsonOut)
+	}
+	return nil
+}
+
+// sinkProfileBatched runs the sequences in micro-batches and averages the per-layer statistics
+// weighted by batch size (all batches have the same sequence length).
+func sinkProfileBatched(m *transformer.Model, tokens [][]int, batch int) ([]metrics.LayerSink, error) {
+	var sum []metrics.LayerSink
+	total := 0
+	for i := 0; i < len(tokens); i += batch {
+		j := min(i+batch, len(tokens))
+		cache, err := m.RunWithCache(tokens[i:j], metrics.SinkProfileNames...)
+		if err != nil {
+			return nil, err
+		}
+		p, err := metrics.SinkProfile(cache, m.Config.NLayers)
+		if err != nil {
+			return nil, err
+		}
+		w := float64(j - i)
+		if sum == nil {
+			sum = make([]metrics.LayerSink, len(p))
+		}
+		for l := range p {
+			sum[l].Layer = l
+			sum[l].AttnToFirst += w * p[l].AttnToFirst
+			sum[l].AttnToOthers += w * p[l].AttnToOthers
+			sum[l].FirstNorm += w * p[l].FirstNorm
+			sum[l].OthersNorm += w * p[l].OthersNorm
+		}
+		total += j - i
+	}
+	for l := range sum {
+		sum[l].AttnToFirst /= float64(total)
+		sum[l].AttnToOthers /= float64(total)
+		sum[l].FirstNorm /= float64(total)
+		sum[l].OthersNorm /= float64(total)
+		sum[l].NormRatio = sum[l].FirstNorm / sum[l].OthersNorm
+	}
+	return sum, nil
+}
+
+func cmdHooks(args []string) error {
+	fs := flag.NewFlagSet("hooks", flag.ContinueOnError)
+	source := fs.String("model", "random:tiny", "model source")
+	layer := fs.Int("layer", 0, "show the block hook points of this layer (-1: all layers)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	l, err := openModel(*source, false)
+	if err != nil {
+		return err
+	}
+	for _, hp := range l.Model.Config.HookPoints() {
+		if *layer >= 0 && hp.Layer >= 0 && hp.Layer != *layer {
+			continue
+		}
+		fmt.Printf("%-34s [%s]  %s\n", hp.Name, strings.Join(hp.Dims, ", "), hp.Doc)
+	}
+	return nil
+}

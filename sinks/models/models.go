@@ -1,0 +1,105 @@
+// Package models opens a model from a one-line source string, so a notebook or command switches
+// between a random initialisation, a local checkpoint and a hub model by changing one variable:
+//
+//	random:<preset>[@seed]     a built-in architecture at random initialisation (transformer.Presets)
+//	/path/to/hf_model_dir      a local HF model directory (config.json + safetensors [+ tokenizer])
+//	org/name[@revision]        an HF hub repo id, resolved offline through the HF hub cache
+//
+// Later sources (trained and planted models) plug in here too.
+package models
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+
+	"github.com/sinkscope/sinkscope/datasets/tokenizer"
+	"github.com/sinkscope/sinkscope/sinks/hf"
+	"github.com/sinkscope/sinkscope/sinks/transformer"
+)
+
+// Loaded is an opened model with what is known about it.
+type Loaded struct {
+	Source    string // the source string it was opened from
+	Kind      string // "random", "hf"
+	Dir       string // checkpoint directory ("" for random models)
+	Model     *transformer.Model
+	Tokenizer *tokenizer.Tokenizer // nil when the source has no tokenizer
+}
+
+// Options configures Open.
+type Options struct {
+	// WeightDType keeps checkpoint weights in this dtype (Float32 default; BFloat16 halves GPU memory).
+	// Computation is float32 either way.
+	WeightDType dtypes.DType
+	// Progress shows download progress when a hub model is not in the cache and network is allowed.
+	Progress bool
+}
+
+// Open opens a model source on a backend.
+func Open(be compute.Backend, source string, opts *Options) (*Loaded, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	source = strings.TrimSpace(source)
+	if source == "" {
+		return nil, fmt.Errorf("empty model source: give random:<preset>, a model directory or an org/name repo id")
+	}
+	if rest, ok := strings.CutPrefix(source, "random:"); ok {
+		name, seedStr, hasSeed := strings.Cut(rest, "@")
+		p, err := transformer.LookupPreset(name)
+		if err != nil {
+			return nil, fmt.Errorf("model source %q: %w", source, err)
+		}
+		init := p.Init
+		if hasSeed {
+			seed, err := strconv.ParseUint(seedStr, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("model source %q: seed %q is not a non-negative integer", source, seedStr)
+			}
+			init.Seed = seed
+		}
+		cfg := p.Config
+		m, err := transformer.NewRandom(be, &cfg, init)
+		if err != nil {
+			return nil, fmt.Errorf("model source %q: %w", source, err)
+		}
+		return &Loaded{Source: source, Kind: "random", Model: m}, nil
+	}
+	ck, err := hf.Load(source, &hf.Options{DType: opts.WeightDType, Progress: opts.Progress})
+	if err != nil {
+		return nil, fmt.Errorf("model source %q: %w", source, err)
+	}
+	m, err := transformer.New(be, ck.Config, ck.Weights)
+	if err != nil {
+		return nil, fmt.Errorf("model source %q: %w", source, err)
+	}
+	l := &Loaded{Source: source, Kind: "hf", Dir: ck.Dir, Model: m}
+	if ck.TokenizerJSON != "" || ck.TokenizerModel != "" {
+		tok, err := tokenizer.Load(ck.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("model source %q: tokenizer: %w", source, err)
+		}
+		l.Tokenizer = tok
+	}
+	return l, nil
+}
+
+// Describe is a one-line summary of the model's architecture.
+func (l *Loaded) Describe() string {
+	c := l.Model.Config
+	s := fmt.Sprintf("%s (%s): %s, %d layers, d %d, %d heads", l.Source, l.Kind, c.Family, c.NLayers, c.DModel, c.NHeads)
+	if c.KVHeads() != c.NHeads {
+		s += fmt.Sprintf(" (%d kv heads)", c.KVHeads())
+	}
+	s += fmt.Sprintf(", d_head %d, MLP %d, vocab %d, %.1fM parameters", c.HeadDim(), c.DMLP, c.VocabSize, float64(c.NumParams())/1e6)
+	if l.Tokenizer != nil {
+		s += ", tokenizer " + l.Tokenizer.Format()
+	} else {
+		s += ", no tokenizer"
+	}
+	return s
+}
