@@ -43,7 +43,7 @@ func cmdBench(args []string) error {
 		{"patterns only", []transformer.Option{transformer.Capture("blocks.*.attn.hook_pattern"), transformer.NoLogits()}},
 		{"logits only", nil},
 	}
-	fmt.Printf("batch %d × %d tokens\n", *batch, *seqLen)
+	fmt.Fprintf(stdout, "batch %d × %d tokens\n", *batch, *seqLen)
 	for _, c := range cases {
 		t0 := time.Now()
 		if _, err := m.Run(toks, c.opts...); err != nil {
@@ -59,7 +59,7 @@ func cmdBench(args []string) error {
 			n++
 		}
 		el := time.Since(t0).Seconds()
-		fmt.Printf("%-14s %9.0f tokens/s  (%d runs, %.1f ms/run; first run with compilation %.2fs)\n",
+		fmt.Fprintf(stdout, "%-14s %9.0f tokens/s  (%d runs, %.1f ms/run; first run with compilation %.2fs)\n",
 			c.name, float64(n**batch**seqLen)/el, n, 1000*el/float64(n), first.Seconds())
 	}
 	return nil

@@ -10,8 +10,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
+
+// stdout receives the commands' output (tests replace it).
+var stdout io.Writer = os.Stdout
 
 const usage = `usage: sinkscope <command> [flags]
 
@@ -37,7 +41,7 @@ func main() {
 	case "bench":
 		err = cmdBench(os.Args[2:])
 	case "-h", "--help", "help":
-		fmt.Print(usage)
+		fmt.Fprint(stdout, usage)
 		return
 	default:
 		fmt.Fprintf(os.Stderr, "sinkscope: unknown command %q\n\n%s", os.Args[1], usage)

@@ -19,7 +19,7 @@ func openModel(source string, bf16 bool) (*models.Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Println(backend.Describe(be))
+	fmt.Fprintln(stdout, backend.Describe(be))
 	opts := &models.Options{Progress: true}
 	if bf16 {
 		opts.WeightDType = bf16DType
@@ -29,7 +29,7 @@ func openModel(source string, bf16 bool) (*models.Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Printf("model: %s (loaded in %.1fs)\n", l.Describe(), time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "model: %s (loaded in %.1fs)\n", l.Describe(), time.Since(start).Seconds())
 	return l, nil
 }
 
@@ -74,7 +74,7 @@ func cmdSinks(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("data: %s\n", in.describe)
+	fmt.Fprintf(stdout, "data: %s\n", in.describe)
 
 	start := time.Now()
 	cfg := l.Model.Config
@@ -83,21 +83,21 @@ func cmdSinks(args []string) error {
 		return err
 	}
 	elapsed := time.Since(start).Seconds()
-	fmt.Printf("\n%5s  %10s  %12s  %14s\n", "layer", "attn→tok0", "attn→others", "‖x₀‖/mean‖xᵢ‖")
+	fmt.Fprintf(stdout, "\n%5s  %10s  %12s  %14s\n", "layer", "attn→tok0", "attn→others", "‖x₀‖/mean‖xᵢ‖")
 	for _, p := range profile {
 		mark := ""
 		if p.AttnToFirst > metrics.SinkOnsetThreshold {
 			mark = "  sink"
 		}
-		fmt.Printf("%5d  %10.4f  %12.4f  %14.2f%s\n", p.Layer, p.AttnToFirst, p.AttnToOthers, p.NormRatio, mark)
+		fmt.Fprintf(stdout, "%5d  %10.4f  %12.4f  %14.2f%s\n", p.Layer, p.AttnToFirst, p.AttnToOthers, p.NormRatio, mark)
 	}
 	onset := metrics.SinkOnset(profile)
 	if onset >= 0 {
-		fmt.Printf("\nsink onset: layer %d (first layer with mean attention to token 0 > %.1f)\n", onset, metrics.SinkOnsetThreshold)
+		fmt.Fprintf(stdout, "\nsink onset: layer %d (first layer with mean attention to token 0 > %.1f)\n", onset, metrics.SinkOnsetThreshold)
 	} else {
-		fmt.Printf("\nsink onset: none (no layer has mean attention to token 0 > %.1f)\n", metrics.SinkOnsetThreshold)
+		fmt.Fprintf(stdout, "\nsink onset: none (no layer has mean attention to token 0 > %.1f)\n", metrics.SinkOnsetThreshold)
 	}
-	fmt.Printf("%d × %d tokens through %d layers in %.2fs\n", len(in.tokens), len(in.tokens[0]), cfg.NLayers, elapsed)
+	fmt.Fprintf(stdout, "%d × %d tokens through %d layers in %.2fs\n", len(in.tokens), len(in.tokens[0]), cfg.NLayers, elapsed)
 	if *jsonOut != "" {
 		r := sinksReport{Model: l.Describe(), Backend: backend.Config(), Data: in.describe, BOS: in.bos, Layers: profile,
 			Onset: onset, Seconds: elapsed, Samples: len(in.tokens), SeqLen: len(in.tokens[0]), DataKind: in.kind}
@@ -105,7 +105,7 @@ func cmdSinks(args []string) error {
 		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
 			return err
 		}
-		fmt.Printf("wrote %s\n", *jsonOut)
+		fmt.Fprintf(stdout, "wrote %s\n", *jsonOut)
 	}
 	return nil
 }
@@ -163,7 +163,7 @@ func cmdHooks(args []string) error {
 		if *layer >= 0 && hp.Layer >= 0 && hp.Layer != *layer {
 			continue
 		}
-		fmt.Printf("%-34s [%s]  %s\n", hp.Name, strings.Join(hp.Dims, ", "), hp.Doc)
+		fmt.Fprintf(stdout, "%-34s [%s]  %s\n", hp.Name, strings.Join(hp.Dims, ", "), hp.Doc)
 	}
 	return nil
 }

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCmd(t *testing.T, fn func([]string) error, args ...string) (string, error) {
+	t.Helper()
+	var buf bytes.Buffer
+	old := stdout
+	stdout = &buf
+	defer func() { stdout = old }()
+	err := fn(args)
+	return buf.String(), err
+}
+
+func TestSinksRandomModel(t *testing.T) {
+	js := filepath.Join(t.TempDir(), "r.json")
+	out, err := runCmd(t, cmdSinks, "--model", "random:tiny", "--samples", "6", "--seq", "16", "--batch", "4", "--json", js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"backend:", "random:tiny", "6 uniform random-token sequences × 16 tokens (seed 0, no BOS)", "attn→tok0", "sink onset: none"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	var r sinksReport
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	// Near-uniform attention at initialisation: mean over queries 1..15 of 1/(q+1).
+	want := 0.0
+	for q := 1; q < 16; q++ {
+		want += 1 / float64(q+1) / 15
+	}
+	if len(r.Layers) != 2 || r.Onset != -1 || r.Layers[0].AttnToFirst < want-0.02 || r.Layers[0].AttnToFirst > want+0.02 {
+		t.Errorf("report: %+v (attention to token 0 at init should be ≈ %.3f)", r, want)
+	}
+}
+
+func TestSinksBadArguments(t *testing.T) {
+	t.Setenv("HF_HUB_OFFLINE", "1") // the unknown repo id must fail from the cache, never reach a network
+	t.Setenv("HF_HUB_CACHE", t.TempDir())
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "--model is required"},
+		{[]string{"--model", "random:tiny", "--seq", "1"}, "--seq at least 2"},
+		{[]string{"--model", "random:tiny", "--seq", "999"}, "exceeds the model's maximum of 256"},
+		{[]string{"--model", "random:tiny", "--data", "text"}, "needs a tokenizer"},
+		{[]string{"--model", "random:tiny", "--bos", "on"}, "has no BOS token"},
+		{[]string{"--model", "random:tiny", "--bos", "maybe"}, `--bos "maybe"`},
+		{[]string{"--model", "nowhere/at-all-model"}, "nowhere/at-all-model"},
+	} {
+		_, err := runCmd(t, cmdSinks, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("sinks %v: %v, want an error containing %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestHooksCommand(t *testing.T) {
+	out, err := runCmd(t, cmdHooks, "--model", "random:tiny", "--layer", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "blocks.1.attn.hook_pattern") || strings.Contains(out, "blocks.0.") || !strings.Contains(out, "[b, h, q, k]") {
+		t.Errorf("hooks output:\n%s", out)
+	}
+}

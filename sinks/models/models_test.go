@@ -1,0 +1,52 @@
+package models
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sinkscope/sinkscope/sinks/backend"
+)
+
+func TestOpenSources(t *testing.T) {
+	be, err := backend.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(be, "random:tiny@5", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Kind != "random" || l.Model.Config.NLayers != 2 || l.Tokenizer != nil {
+		t.Fatalf("random:tiny@5 opened as %+v", l)
+	}
+	// The seed decides the weights; the same seed gives the same weights.
+	a, _, _ := l.Model.Param("blocks/0/attn/q/weights")
+	l2, _ := Open(be, "random:tiny@5", nil)
+	b, _, _ := l2.Model.Param("blocks/0/attn/q/weights")
+	l3, _ := Open(be, "random:tiny@6", nil)
+	c, _, _ := l3.Model.Param("blocks/0/attn/q/weights")
+	if a[0] != b[0] || a[0] == c[0] {
+		t.Fatalf("seeded weights: %g %g %g", a[0], b[0], c[0])
+	}
+
+	l, err = Open(be, "../transformer/testdata/parity/qwen2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Kind != "hf" || l.Model.Config.Family != "qwen2" || !strings.Contains(l.Describe(), "2 kv heads") {
+		t.Fatalf("qwen2 fixture: %s", l.Describe())
+	}
+
+	for src, want := range map[string]string{
+		"":                     "empty model source",
+		"random:huge":          `unknown preset "huge"`,
+		"random:tiny@-1":       `seed "-1"`,
+		"/nonexistent/model":   "/nonexistent/model",
+		"../transformer/hooks": "",
+	} {
+		_, err := Open(be, src, nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%q): %v, want an error containing %q", src, err, want)
+		}
+	}
+}
