@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/sinkscope/sinkscope/internal/atomicfile"
+
 	"github.com/gomlx/go-huggingface/hub"
 
 	"github.com/sinkscope/sinkscope/sinks/safetensors"
@@ -278,7 +280,7 @@ func download(root, repo, rev string, progress bool) (string, error) {
 		if err := os.MkdirAll(filepath.Dir(ref), 0o755); err != nil {
 			return "", err
 		}
-		if err := writeFileAtomic(ref, []byte(commit)); err != nil {
+		if err := atomicfile.Write(ref, []byte(commit)); err != nil {
 			return "", fmt.Errorf("writing %s: %w", ref, err)
 		}
 	}
@@ -286,29 +288,6 @@ func download(root, repo, rev string, progress bool) (string, error) {
 		return "", fmt.Errorf("after downloading, %s still lacks %s", snap, strings.Join(missing, ", "))
 	}
 	return snap, nil
-}
-
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func truncateStr(s string, n int) string {
