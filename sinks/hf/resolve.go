@@ -9,10 +9,9 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/sinkscope/sinkscope/internal/atomicfile"
-
 	"github.com/gomlx/go-huggingface/hub"
 
+	"github.com/sinkscope/sinkscope/internal/atomicfile"
 	"github.com/sinkscope/sinkscope/sinks/safetensors"
 )
 
