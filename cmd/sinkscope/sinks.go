@@ -70,15 +70,15 @@ func cmdSinks(args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := makeInputs(l, *data, *bosFlag, *samples, *seqLen, *seed)
+	in, err := l.Inputs(models.InputSpec{Data: *data, BOS: *bosFlag, N: *samples, SeqLen: *seqLen, Seed: *seed})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "data: %s\n", in.describe)
+	fmt.Fprintf(stdout, "data: %s\n", in.Describe)
 
 	start := time.Now()
 	cfg := l.Model.Config
-	profile, err := sinkProfileBatched(l.Model, in.tokens, *batch)
+	profile, err := sinkProfileBatched(l.Model, in.Tokens, *batch)
 	if err != nil {
 		return err
 	}
@@ -97,10 +97,10 @@ func cmdSinks(args []string) error {
 	} else {
 		fmt.Fprintf(stdout, "\nsink onset: none (no layer has mean attention to token 0 > %.1f)\n", metrics.SinkOnsetThreshold)
 	}
-	fmt.Fprintf(stdout, "%d × %d tokens through %d layers in %.2fs\n", len(in.tokens), len(in.tokens[0]), cfg.NLayers, elapsed)
+	fmt.Fprintf(stdout, "%d × %d tokens through %d layers in %.2fs\n", len(in.Tokens), len(in.Tokens[0]), cfg.NLayers, elapsed)
 	if *jsonOut != "" {
-		r := sinksReport{Model: l.Describe(), Backend: backend.Config(), Data: in.describe, BOS: in.bos, Layers: profile,
-			Onset: onset, Seconds: elapsed, Samples: len(in.tokens), SeqLen: len(in.tokens[0]), DataKind: in.kind}
+		r := sinksReport{Model: l.Describe(), Backend: backend.Config(), Data: in.Describe, BOS: in.BOS, Layers: profile,
+			Onset: onset, Seconds: elapsed, Samples: len(in.Tokens), SeqLen: len(in.Tokens[0]), DataKind: in.Kind}
 		b, _ := json.MarshalIndent(r, "", "  ")
 		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
 			return err

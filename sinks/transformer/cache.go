@@ -118,3 +118,21 @@ func (c *Cache) Names() []string { return sortedNames(c.acts) }
 
 // Len is the number of captured activations.
 func (c *Cache) Len() int { return len(c.acts) }
+
+// Matrix returns the 2-D slice at the leading indices as rows, copied: e.g. on a pattern
+// [b, h, q, k], Matrix(0, 3) is head 3 of sequence 0 as [q][k] (ready for plots).
+func (a *Activation) Matrix(idx ...int) ([][]float32, error) {
+	s, err := a.Sub(idx...)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.Shape) != 2 {
+		return nil, fmt.Errorf("%s: indices %v leave shape %v; a matrix needs exactly 2 axes left", a.Name, idx, s.Shape)
+	}
+	rows, cols := s.Shape[0], s.Shape[1]
+	out := make([][]float32, rows)
+	for r := range out {
+		out[r] = append([]float32(nil), s.Data[r*cols:(r+1)*cols]...)
+	}
+	return out, nil
+}

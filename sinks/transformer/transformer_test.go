@@ -300,3 +300,21 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestActivationMatrix(t *testing.T) {
+	a := &Activation{Name: "x", Shape: []int{2, 3, 2}, Data: []float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}}
+	m, err := a.Matrix(1)
+	if err != nil || len(m) != 3 || m[2][1] != 11 || m[0][0] != 6 {
+		t.Fatalf("Matrix(1) = %v, %v", m, err)
+	}
+	m[0][0] = -1
+	if a.Data[6] != 6 {
+		t.Fatal("Matrix must copy")
+	}
+	if _, err := a.Matrix(); err == nil || !strings.Contains(err.Error(), "exactly 2 axes") {
+		t.Fatalf("rank 3: %v", err)
+	}
+	if _, err := a.Matrix(2); err == nil {
+		t.Fatal("index 2 of 2: no error")
+	}
+}
