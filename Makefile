@@ -20,9 +20,11 @@ reproduce: build
 vet:
 	@$(ENV) go vet ./...
 
-# All Go tests, including the seeded fuzz corpora and the parity tests against transformers.
+# All Go tests: unit tests, the seeded fuzz corpora, the parity tests against transformers, and every
+# notebook executed headless through Jupyter and the GoNB kernel, exported to HTML and opened in
+# headless Chromium (SINKSCOPE_REQUIRE_NOTEBOOKS=1 turns a missing tool into a failure, not a skip).
 test: setup vet
-	@$(ENV) go test -count=1 ./...
+	@$(ENV) SINKSCOPE_REQUIRE_NOTEBOOKS=1 go test -count=1 -timeout 60m ./...
 
 bench: setup
 	@$(ENV) go test -run '^$$' -bench . -benchtime 3s ./sinks/transformer/
