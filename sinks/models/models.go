@@ -103,3 +103,16 @@ func (l *Loaded) Describe() string {
 	}
 	return s
 }
+
+// TokenLabels returns a readable label per token for plots: the tokenizer's token strings when the
+// model has a tokenizer, else "#id".
+func (l *Loaded) TokenLabels(ids []int) ([]string, error) {
+	if l.Tokenizer != nil {
+		return l.Tokenizer.TokenStrings(ids)
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = fmt.Sprintf("#%d", id)
+	}
+	return out, nil
+}
