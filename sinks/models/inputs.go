@@ -60,7 +60,7 @@ func (l *Loaded) Inputs(spec InputSpec) (*Inputs, error) {
 		bos = true
 	case "off":
 	case "auto":
-		bos = data == "text" && l.Tokenizer != nil && hasBOS(l)
+		bos = (data == "text" && l.Tokenizer != nil && hasBOS(l)) || (l.NeedsBOS && l.Model.Config.BOSTokenID >= 0)
 	default:
 		return nil, fmt.Errorf("bos %q: want on, off or auto", bosFlag)
 	}

@@ -2,6 +2,8 @@
 // between a random initialisation, a local checkpoint and a hub model by changing one variable:
 //
 //	random:<preset>[@seed]     a built-in architecture at random initialisation (transformer.Presets)
+//	planted[@seed]             a random-init model with a planted super neuron (package planted):
+//	                           the whole sink mechanism by construction; sequences start with BOS
 //	/path/to/hf_model_dir      a local HF model directory (config.json + safetensors [+ tokenizer])
 //	org/name[@revision]        an HF hub repo id, resolved offline through the HF hub cache
 //
@@ -18,6 +20,7 @@ import (
 
 	"github.com/sinkscope/sinkscope/datasets/tokenizer"
 	"github.com/sinkscope/sinkscope/sinks/hf"
+	"github.com/sinkscope/sinkscope/sinks/planted"
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
@@ -28,6 +31,11 @@ type Loaded struct {
 	Dir       string // checkpoint directory ("" for random models)
 	Model     *transformer.Model
 	Tokenizer *tokenizer.Tokenizer // nil when the source has no tokenizer
+	// NeedsBOS says the model's mechanism assumes BOS at position 0 (planted models): BOS "auto"
+	// then prepends it to random-token batches too.
+	NeedsBOS bool
+	// Planted is the planted construction for "planted" sources (nil otherwise).
+	Planted *planted.Planted
 }
 
 // Options configures Open.
@@ -69,6 +77,21 @@ func Open(be compute.Backend, source string, opts *Options) (*Loaded, error) {
 		}
 		return &Loaded{Source: source, Kind: "random", Model: m}, nil
 	}
+	if source == "planted" || strings.HasPrefix(source, "planted@") {
+		spec := planted.DefaultSpec()
+		if _, seedStr, ok := strings.Cut(source, "@"); ok {
+			seed, err := strconv.ParseUint(seedStr, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("model source %q: seed %q is not a non-negative integer", source, seedStr)
+			}
+			spec.Seed = seed
+		}
+		p, err := planted.Build(be, spec)
+		if err != nil {
+			return nil, fmt.Errorf("model source %q: %w", source, err)
+		}
+		return &Loaded{Source: source, Kind: "planted", Model: p.Model, NeedsBOS: true, Planted: p}, nil
+	}
 	ck, err := hf.Load(source, &hf.Options{DType: opts.WeightDType, Progress: opts.Progress})
 	if err != nil {
 		return nil, fmt.Errorf("model source %q: %w", source, err)
@@ -98,6 +121,9 @@ func (l *Loaded) Describe() string {
 	s += fmt.Sprintf(", d_head %d, MLP %d, vocab %d, %.1fM parameters", c.HeadDim(), c.DMLP, c.VocabSize, float64(c.NumParams())/1e6)
 	if l.Tokenizer != nil {
 		s += ", tokenizer " + l.Tokenizer.Format()
+	} else if l.Planted != nil {
+		ps := l.Planted.Spec
+		s += fmt.Sprintf(", planted super neuron %d in layer %d writing dimension %d, BOS %d", ps.Neuron, ps.Layer, ps.Dim, ps.BOS)
 	} else {
 		s += ", no tokenizer"
 	}

@@ -136,3 +136,28 @@ func (a *Activation) Matrix(idx ...int) ([][]float32, error) {
 	}
 	return out, nil
 }
+
+// concatBatch appends the batch axis (axis 0) of other to c, per hook name.
+func (c *Cache) concatBatch(other *Cache) error {
+	if len(c.acts) == 0 {
+		c.acts = other.acts
+		return nil
+	}
+	for name, a := range c.acts {
+		b, ok := other.acts[name]
+		if !ok {
+			return fmt.Errorf("concatenating caches: %s missing from a micro-batch", name)
+		}
+		if len(a.Shape) != len(b.Shape) || len(a.Shape) == 0 {
+			return fmt.Errorf("concatenating caches: %s has shapes %v and %v", name, a.Shape, b.Shape)
+		}
+		for i := 1; i < len(a.Shape); i++ {
+			if a.Shape[i] != b.Shape[i] {
+				return fmt.Errorf("concatenating caches: %s has shapes %v and %v", name, a.Shape, b.Shape)
+			}
+		}
+		a.Data = append(a.Data, b.Data...)
+		a.Shape[0] += b.Shape[0]
+	}
+	return nil
+}

@@ -170,7 +170,7 @@ func (m *Model) Param(name string) ([]float32, []int, error) {
 }
 
 // SetParam replaces a parameter's values (same shape). Use it to edit weights, e.g. to plant or
-// remove a neuron; compiled graphs pick up the new values on their next run.
+// remove a neuron; the next run recompiles and uses the new values.
 func (m *Model) SetParam(name string, data []float32) error {
 	v := m.Store.GetVariable("/" + name)
 	if v == nil {
@@ -193,7 +193,18 @@ func (m *Model) SetParam(name string, data []float32) error {
 	if v.DType() != dtypes.Float32 {
 		return fmt.Errorf("SetParam %q: parameter is %s; only float32 parameters can be edited", name, v.DType())
 	}
-	return v.SetValue(t)
+	if err := v.SetValue(t); err != nil {
+		return fmt.Errorf("SetParam %q: %w", name, err)
+	}
+	// A backend may fold variables into compiled graphs as constants (the pure-Go one does), so
+	// compiled graphs are dropped: the next run compiles against the new values.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key, e := range m.execs {
+		e.Finalize()
+		delete(m.execs, key)
+	}
+	return nil
 }
 
 func toFloat32(t *tensors.Tensor) ([]float32, error) {

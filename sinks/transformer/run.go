@@ -397,3 +397,27 @@ func sortedNames(m map[string]*Activation) []string {
 	sort.Strings(out)
 	return out
 }
+
+// RunWithCacheBatched is RunWithCache over micro-batches of at most batch sequences, with the
+// captured activations concatenated along the batch axis: statistics across many samples (the
+// paper's 500 random sequences) without one huge forward pass. All micro-batches but the last have
+// the same shape, so at most two graphs are compiled.
+func (m *Model) RunWithCacheBatched(tokens [][]int, batch int, names ...string) (*Cache, error) {
+	if batch <= 0 {
+		return nil, fmt.Errorf("RunWithCacheBatched: batch must be positive, got %d", batch)
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("empty batch: need at least one token sequence")
+	}
+	out := &Cache{cfg: m.Config, acts: map[string]*Activation{}}
+	for i := 0; i < len(tokens); i += batch {
+		c, err := m.RunWithCache(tokens[i:min(i+batch, len(tokens))], names...)
+		if err != nil {
+			return nil, fmt.Errorf("sequences %d..%d: %w", i, min(i+batch, len(tokens))-1, err)
+		}
+		if err := out.concatBatch(c); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

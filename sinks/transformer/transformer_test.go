@@ -318,3 +318,64 @@ func TestActivationMatrix(t *testing.T) {
 		t.Fatal("index 2 of 2: no error")
 	}
 }
+
+func TestRunWithCacheBatchedEqualsOneRun(t *testing.T) {
+	cfg := tinyConfig()
+	m := tinyModel(t, cfg)
+	toks := seqs(5, 7, cfg.VocabSize)
+	whole, err := m.RunWithCache(toks, "blocks.1.attn.hook_z", "blocks.0.hook_resid_post")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := m.RunWithCacheBatched(toks, 2, "blocks.1.attn.hook_z", "blocks.0.hook_resid_post")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range whole.Names() {
+		a, b := whole.MustGet(name), parts.MustGet(name)
+		if !equalDims(a.Shape, b.Shape) {
+			t.Fatalf("%s: shapes %v vs %v", name, a.Shape, b.Shape)
+		}
+		for i := range a.Data {
+			if math.Abs(float64(a.Data[i]-b.Data[i])) > 1e-5 {
+				t.Fatalf("%s[%d]: %g vs %g", name, i, a.Data[i], b.Data[i])
+			}
+		}
+	}
+	if _, err := m.RunWithCacheBatched(toks, 0, "logits"); err == nil {
+		t.Fatal("batch 0: no error")
+	}
+}
+
+// Editing a weight after a run must change the next run's output (compiled graphs may hold the
+// old values as constants).
+func TestSetParamAfterRun(t *testing.T) {
+	cfg := tinyConfig()
+	m := tinyModel(t, cfg)
+	toks := seqs(1, 5, cfg.VocabSize)
+	before, err := m.Run(toks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _, _ := m.Param("blocks/1/mlp/down/weights")
+	for i := range w {
+		w[i] *= 3
+	}
+	if err := m.SetParam("blocks/1/mlp/down/weights", w); err != nil {
+		t.Fatal(err)
+	}
+	after, err := m.Run(toks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := 0.0
+	for i := range before.Logits.Data {
+		diff = math.Max(diff, math.Abs(float64(before.Logits.Data[i]-after.Logits.Data[i])))
+	}
+	if diff < 1e-4 {
+		t.Fatalf("logits unchanged (max diff %g) after SetParam", diff)
+	}
+	if err := m.SetParam("blocks/1/mlp/down/weights", w[:3]); err == nil {
+		t.Fatal("wrong length: no error")
+	}
+}
