@@ -222,7 +222,7 @@ func checkInBrowser(t *testing.T, htmlPath string, charts []string, screenshot b
 	}
 	colored, colors := colorStats(img)
 	t.Logf("screenshot %s: %.2f%% coloured pixels, %d distinct colours", shot, 100*colored, colors)
-	if colored < 0.005 || colors < 16 {
+	if colored < 0.001 || colors < 16 {
 		t.Errorf("no chart visible in the screenshot: %.2f%% coloured pixels, %d colours", 100*colored, colors)
 	}
 }

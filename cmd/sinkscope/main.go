@@ -1,5 +1,6 @@
 // Command sinkscope runs sinkscope's analyses from the command line.
 //
+//	sinkscope reproduce --model SOURCE  every finding: figures, results.json, report.md
 //	sinkscope sinks  --model SOURCE   per-layer attention to token 0 and token-0 norm (paper Fig. 3)
 //	sinkscope hooks  --model SOURCE   the model's hook points and their shapes
 //	sinkscope bench  [--model SOURCE] forward-pass throughput with every hook point captured
@@ -20,6 +21,7 @@ var stdout io.Writer = os.Stdout
 const usage = `usage: sinkscope <command> [flags]
 
 commands:
+  reproduce  every finding of the paper on one model: figures (SVG + HTML), results.json, report.md
   sinks   per-layer attention to token 0 and token-0 norm ratio (paper Fig. 3)
   hooks   list a model's hook points with their shapes
   bench   forward-pass tokens/s with every hook point captured
@@ -40,6 +42,8 @@ func main() {
 		err = cmdHooks(os.Args[2:])
 	case "bench":
 		err = cmdBench(os.Args[2:])
+	case "reproduce":
+		err = cmdReproduce(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return

@@ -1,0 +1,162 @@
+package findings
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sinkscope/sinkscope/sinks/backend"
+)
+
+// The generic detectors, run on the planted model, must find exactly what was planted: the
+// neuron, the massive dimension, the sink at the next layer and the QK lock — and lose them when
+// the neuron is removed.
+func TestFindingsOnPlantedModel(t *testing.T) {
+	be, err := backend.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := PaperParams()
+	p.Samples, p.Random = 12, 64
+	s, _, l, err := Prepare(be, "planted", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := l.Planted.Spec
+	for _, seq := range s.Text {
+		if seq[0] != spec.BOS {
+			t.Fatalf("planted sequences must start with BOS %d, got %v", spec.BOS, seq[:3])
+		}
+	}
+	sink, err := RunSinkOnset(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sink.Onset != spec.Layer+1 || sink.Profile[spec.Layer+1].AttnToFirst < 0.8 || sink.Profile[spec.Layer].AttnToFirst > 0.5 {
+		t.Errorf("sink onset %d (want %d); attention to token 0 at layers %d, %d: %.3f, %.3f",
+			sink.Onset, spec.Layer+1, spec.Layer, spec.Layer+1, sink.Profile[spec.Layer].AttnToFirst, sink.Profile[spec.Layer+1].AttnToFirst)
+	}
+	neurons, err := RunSuperNeurons(s, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if neurons.Neuron != spec.Neuron || neurons.ByNorm != spec.Neuron || neurons.GateNorm.Order[0] != spec.Neuron {
+		t.Errorf("super neuron: contrast %d, W_up norm %d, W_gate norm %d; planted %d", neurons.Neuron, neurons.ByNorm, neurons.GateNorm.Order[0], spec.Neuron)
+	}
+	if neurons.Down.TopDims[0] != spec.Dim {
+		t.Errorf("down column's top dimension %d, planted %d", neurons.Down.TopDims[0], spec.Dim)
+	}
+	// Selective activation: the gate row points towards token 0's FFN input and away from the rest.
+	sel := neurons.Selective
+	for p := 1; p < len(sel.Cos); p++ {
+		if sel.Cos[p] > sel.Cos[0]-0.3 || sel.Cos[0] <= 0 {
+			t.Errorf("selective activation: cos at t=0 %.3f, at t=%d %.3f", sel.Cos[0], p, sel.Cos[p])
+			break
+		}
+	}
+	disp, err := RunDisparity(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if disp.Dim != spec.Dim || disp.Disparity < 50 {
+		t.Errorf("disparity: dim %d (planted %d), ratio %.1f", disp.Dim, spec.Dim, disp.Disparity)
+	}
+	qk, err := RunQKLock(s, disp.Layer, disp.Dim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range qk.Heads {
+		if h.PositiveShare < 0.95 || h.Alignment < 0.5 {
+			t.Errorf("layer %d head %d: positive share %.3f, alignment %.3f", qk.Layer, h.Head, h.PositiveShare, h.Alignment)
+		}
+	}
+
+	// Remove the neuron: the chain is gone.
+	if err := l.Planted.RemoveNeuron(); err != nil {
+		t.Fatal(err)
+	}
+	s.Model = l.Planted.Model
+	sink, err = RunSinkOnset(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disp, err = RunDisparity(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sink.Onset != -1 || sink.Profile[spec.Layer+1].AttnToFirst > 0.3 || disp.Disparity > 5 {
+		t.Errorf("without the neuron: onset %d, attention to token 0 at layer %d %.3f, disparity %.2f",
+			sink.Onset, spec.Layer+1, sink.Profile[spec.Layer+1].AttnToFirst, disp.Disparity)
+	}
+}
+
+// Reproduce writes every figure as SVG and HTML, results.json and the report.
+func TestReproduceWritesEverything(t *testing.T) {
+	if testing.Short() {
+		t.Skip("renders figures with node")
+	}
+	p := PaperParams()
+	p.Samples, p.Random, p.SeqLen = 6, 32, 24
+	s, d, _, err := Prepare(nil, "planted", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var steps []string
+	r, err := Reproduce(s, d, dir, false, func(st Step) { steps = append(steps, st.Name) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Figures) < 10 || len(steps) < 8 {
+		t.Fatalf("%d figures, steps %v", len(r.Figures), steps)
+	}
+	for _, f := range r.Figures {
+		for _, ext := range []string{".svg", ".html"} {
+			b, err := os.ReadFile(filepath.Join(dir, f+ext))
+			if err != nil || len(b) < 1000 {
+				t.Errorf("%s%s: %d bytes, %v", f, ext, len(b), err)
+			}
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatalf("results.json: %v", err)
+	}
+	disp := res["table1_disparity"].(map[string]any)
+	if int(disp["massive_dim"].(float64)) != 17 {
+		t.Errorf("results.json disparity: %v", disp)
+	}
+	report, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil || !strings.Contains(string(report), "| Table 1 | dimension disparity") || !strings.Contains(string(report), "262.88") {
+		t.Errorf("report.md: %v\n%s", err, report)
+	}
+}
+
+func TestSettingValidation(t *testing.T) {
+	p := PaperParams()
+	p.Samples, p.Random, p.NeuronLayer = 2, 0, 5
+	if _, _, _, err := Prepare(nil, "random:tiny", p); err == nil || !strings.Contains(err.Error(), "NeuronLayer 5") {
+		t.Fatalf("layer 5 of a 2-layer model: %v", err)
+	}
+}
+
+// Figures accepts partial results (notebooks plot one finding at a time).
+func TestFiguresFromPartialResults(t *testing.T) {
+	for _, r := range []*Results{
+		{},
+		{Neurons: &SuperNeurons{Layer: 1}},
+		{Variance: &Variance{}},
+		{QK: &QKLock{}},
+		{Disparity: &Disparity{}},
+	} {
+		if _, err := Figures(r); err != nil {
+			t.Errorf("Figures(%+v): %v", r, err)
+		}
+	}
+}
