@@ -102,9 +102,9 @@ type LayerCurve struct {
 // Variance is paper Fig. 4a (text, within-token std of the W_O input per position, several layers),
 // Fig. 4b (random tokens, across-sample std per position at the neuron layer) and the toy check.
 type Variance struct {
-	Text   []LayerCurve        `json:"text"`
-	Random *LayerCurve         `json:"random,omitempty"`
-	Toy    *metrics.ToyResult  `json:"toy,omitempty"`
+	Text   []LayerCurve       `json:"text"`
+	Random *LayerCurve        `json:"random,omitempty"`
+	Toy    *metrics.ToyResult `json:"toy,omitempty"`
 }
 
 // RunVariance computes Fig. 4a on the text batch, Fig. 4b on the random batch (when given), and the
@@ -177,17 +177,17 @@ func RunWOPreservation(s *Setting) (*metrics.WOPreservation, error) {
 // SuperNeurons is paper Fig. 8 (row norms of W_gate and W_up), the activation-contrast ranking,
 // Fig. 9 (selective activation of the chosen neuron) and Fig. 10 (its down-projection column).
 type SuperNeurons struct {
-	Layer    int                   `json:"layer"`
-	GateNorm *metrics.RowNorms     `json:"gate_row_norms"`
-	UpNorm   *metrics.RowNorms     `json:"up_row_norms"`
-	Contrast *metrics.Contrast     `json:"contrast"`
+	Layer    int               `json:"layer"`
+	GateNorm *metrics.RowNorms `json:"gate_row_norms"`
+	UpNorm   *metrics.RowNorms `json:"up_row_norms"`
+	Contrast *metrics.Contrast `json:"contrast"`
 	// Neuron is the super neuron studied in Fig. 9–10: the top of the activation-contrast ranking
 	// (the channel that fires on token 0); ByNorm is the top of the W_up row-norm ranking (the
 	// paper's method), which coincides with Neuron in Llama-2-7B but not always in small models.
-	Neuron    int                   `json:"neuron"`
-	ByNorm    int                   `json:"neuron_by_row_norm"`
-	Selective *metrics.Selective    `json:"selective"`
-	Down      *metrics.DownColumn   `json:"down_column"`
+	Neuron    int                 `json:"neuron"`
+	ByNorm    int                 `json:"neuron_by_row_norm"`
+	Selective *metrics.Selective  `json:"selective"`
+	Down      *metrics.DownColumn `json:"down_column"`
 }
 
 // RunSuperNeurons ranks the FFN channels of the neuron layer and describes the chosen neuron.

@@ -18,20 +18,20 @@ import (
 
 // Results holds every number of one reproduction run (results.json).
 type Results struct {
-	Model     string                 `json:"model"`
-	Backend   string                 `json:"backend"`
-	Text      string                 `json:"text_batch"`
-	Random    string                 `json:"random_batch"`
-	Started   time.Time              `json:"started"`
-	Seconds   float64                `json:"seconds"`
-	Sink      *SinkOnset             `json:"fig3_sink_onset"`
-	Variance  *Variance              `json:"fig4_variance"`
+	Model     string                  `json:"model"`
+	Backend   string                  `json:"backend"`
+	Text      string                  `json:"text_batch"`
+	Random    string                  `json:"random_batch"`
+	Started   time.Time               `json:"started"`
+	Seconds   float64                 `json:"seconds"`
+	Sink      *SinkOnset              `json:"fig3_sink_onset"`
+	Variance  *Variance               `json:"fig4_variance"`
 	WO        *metrics.WOPreservation `json:"fig7_wo_preservation"`
-	Neurons   *SuperNeurons          `json:"fig8_10_super_neurons,omitempty"`
-	Disparity *Disparity             `json:"table1_disparity"`
-	QK        *QKLock                `json:"fig12_qk_lock"`
-	Rank      []float64              `json:"fig21_effective_rank"`
-	Figures   []string               `json:"figures"`
+	Neurons   *SuperNeurons           `json:"fig8_10_super_neurons,omitempty"`
+	Disparity *Disparity              `json:"table1_disparity"`
+	QK        *QKLock                 `json:"fig12_qk_lock"`
+	Rank      []float64               `json:"fig21_effective_rank"`
+	Figures   []string                `json:"figures"`
 }
 
 // Describe says what a reproduction ran on, for the report.
@@ -136,7 +136,9 @@ func Report(r *Results) string {
 	b.WriteString("Paper values are Llama-2-7B's (layers counted from 0). Ours are this model's; a small or\n")
 	b.WriteString("random-init model is not expected to match them — the point is the same measurement.\n\n")
 	b.WriteString("| item | measurement | paper (Llama-2-7B) | ours |\n|---|---|---|---|\n")
-	row := func(item, what, paper, ours string) { fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", item, what, paper, ours) }
+	row := func(item, what, paper, ours string) {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", item, what, paper, ours)
+	}
 	if r.Sink != nil {
 		onset := "none"
 		if r.Sink.Onset >= 0 {

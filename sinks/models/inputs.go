@@ -14,7 +14,7 @@ type InputSpec struct {
 	// tokens, the paper's Fig. 4b setting) or "auto" (text when the model has a tokenizer).
 	Data string
 	// BOS is "on", "off" or "auto" (on for text when the tokenizer has a BOS token, off otherwise).
-	BOS string
+	BOS       string
 	N, SeqLen int // sequences × tokens (BOS counts as a token)
 	Seed      uint64
 }
