@@ -120,6 +120,13 @@ func PositionLines(x []int, series []Series, o LineOptions) (*Figure, error) {
 	c := newLineChart(base, seriesNames(series), orDefault(o.XName, "position"), orDefault(o.YName, "value"), o.LogY, false)
 	p := newPatcher()
 	p.add(nameAlign("yAxis", 0, "left"))
+	p.add(func(opt map[string]any) { // x is positions, layers or heads: integer ticks only
+		if axes, ok := opt["xAxis"].([]any); ok && len(axes) > 0 {
+			if m, ok := axes[0].(map[string]any); ok {
+				m["minInterval"] = 1
+			}
+		}
+	})
 	for i, s := range series {
 		c.MultiSeries = append(c.MultiSeries, lineSeries(s, xs, len(x) <= maxSymbols))
 		p.add(setSeries(i, pairTooltip()))

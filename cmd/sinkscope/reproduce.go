@@ -45,15 +45,22 @@ func cmdReproduce(args []string) error {
 	if dir == "" {
 		dir = filepath.Join("out", "reproduce", safeName(*source))
 	}
-	bar := progressbar.NewOptions(9, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("reproduce"),
-		progressbar.OptionShowCount(), progressbar.OptionSetWidth(24), progressbar.OptionClearOnFinish())
-	res, err := findings.Reproduce(s, desc, dir, *toy,
-		func(st findings.Step) {
+	// A progress bar on a terminal; one line per step otherwise (logs, CI).
+	progress := func(st findings.Step) { fmt.Fprintf(os.Stderr, "[%d/%d] %s\n", st.Done, st.Of, st.Name) }
+	var bar *progressbar.ProgressBar
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		bar = progressbar.NewOptions(9, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("reproduce"),
+			progressbar.OptionShowCount(), progressbar.OptionSetWidth(24), progressbar.OptionClearOnFinish())
+		progress = func(st findings.Step) {
 			bar.ChangeMax(st.Of)
 			bar.Describe(st.Name)
 			_ = bar.Set(st.Done)
-		})
-	_ = bar.Finish()
+		}
+	}
+	res, err := findings.Reproduce(s, desc, dir, *toy, progress)
+	if bar != nil {
+		_ = bar.Finish()
+	}
 	if err != nil {
 		return err
 	}
