@@ -131,7 +131,7 @@ func Reproduce(s *Setting, d Describe, dir string, toy bool, progress func(Step)
 func Report(r *Results) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# sinkscope reproduction\n\n")
-	fmt.Fprintf(&b, "- model: %s\n- backend: %s\n- text batch: %s\n- random batch: %s\n- run: %s, %.1f s\n\n",
+	fmt.Fprintf(&b, "- model: %s\n- %s\n- text batch: %s\n- random batch: %s\n- run: %s, %.1f s\n\n",
 		r.Model, r.Backend, r.Text, r.Random, r.Started.Format(time.RFC3339), r.Seconds)
 	b.WriteString("Paper values are Llama-2-7B's (layers counted from 0). Ours are this model's; a small or\n")
 	b.WriteString("random-init model is not expected to match them — the point is the same measurement.\n\n")
