@@ -181,8 +181,13 @@ func checkOutputs(t *testing.T, nb *notebook) []string {
 					t.Errorf("cell %d: chart %s comes before the ECharts library output", i, m[1])
 				}
 			}
-			if svg := joined(o.Data["image/svg+xml"]); html != "" && strings.Contains(html, "data-sinkscope-chart") && !strings.HasPrefix(strings.TrimSpace(svg), "<svg") {
-				t.Errorf("cell %d: chart output has no image/svg+xml fallback", i)
+			if svg := joined(o.Data["image/svg+xml"]); html != "" && strings.Contains(html, "data-sinkscope-chart") {
+				if !strings.HasPrefix(strings.TrimSpace(svg), "<svg") {
+					t.Errorf("cell %d: chart output has no image/svg+xml fallback", i)
+				} else if !strings.Contains(html, strings.TrimSpace(svg)) {
+					// The static image and the fallback inside the HTML are the same SVG.
+					t.Errorf("cell %d: the image/svg+xml output differs from the SVG inside the HTML output", i)
+				}
 			}
 		}
 	}

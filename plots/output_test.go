@@ -341,3 +341,28 @@ func TestRenderSVGTimeout(t *testing.T) {
 		t.Error("an expired context rendered anyway")
 	}
 }
+
+// SaveSVG writes exactly the SVG that RenderSVG returns (and a notebook embeds): rendering is
+// deterministic, so a saved file matches the chart shown inline.
+func TestSaveSVGMatchesRender(t *testing.T) {
+	needNode(t)
+	fig, err := AttentionHeatmap([][]float32{{1, 0, 0}, {0.4, 0.6, 0}, {0.2, 0.3, 0.5}}, []string{"<s>", "a", "b"}, HeatmapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := RenderSVG(fig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "fig.svg")
+	if err := SaveSVG(fig, path); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(saved, rendered) {
+		t.Fatalf("saved SVG (%d bytes) differs from the rendered one (%d bytes)", len(saved), len(rendered))
+	}
+}
