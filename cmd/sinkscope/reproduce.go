@@ -28,6 +28,7 @@ func cmdReproduce(args []string) error {
 	batch := fs.Int("batch", 16, "sequences per forward pass")
 	seed := fs.Uint64("seed", 0, "seed for the batches")
 	toy := fs.Bool("toy", true, "also run the random-init toy block (d 768, 12 heads, T 64)")
+	svg := fs.Bool("svg", true, "write an SVG per figure (needs node and the npm packages); HTML is always written")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,7 +58,7 @@ func cmdReproduce(args []string) error {
 			_ = bar.Set(st.Done)
 		}
 	}
-	res, err := findings.Reproduce(s, desc, dir, *toy, progress)
+	res, err := findings.Reproduce(s, desc, dir, findings.Options{Toy: *toy, NoSVG: !*svg, Progress: progress})
 	if bar != nil {
 		_ = bar.Finish()
 	}
@@ -65,7 +66,11 @@ func cmdReproduce(args []string) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "\n%s", findings.Report(res))
-	fmt.Fprintf(stdout, "\nwrote %d figures (SVG + HTML), results.json and report.md to %s in %.1fs\n", len(res.Figures), dir, res.Seconds)
+	kinds := "SVG + HTML"
+	if !*svg {
+		kinds = "HTML"
+	}
+	fmt.Fprintf(stdout, "\nwrote %d figures (%s), results.json and report.md to %s in %.1fs\n", len(res.Figures), kinds, dir, res.Seconds)
 	return nil
 }
 

@@ -105,7 +105,7 @@ func TestReproduceWritesEverything(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var steps []string
-	r, err := Reproduce(s, d, dir, false, func(st Step) { steps = append(steps, st.Name) })
+	r, err := Reproduce(s, d, dir, Options{Progress: func(st Step) { steps = append(steps, st.Name) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ type Results struct {
 	QK        *QKLock                 `json:"fig12_qk_lock"`
 	Rank      []float64               `json:"fig21_effective_rank"`
 	Figures   []string                `json:"figures"`
+	SVG       bool                    `json:"svg_written"`
 }
 
 // Describe says what a reproduction ran on, for the report.
@@ -46,10 +47,17 @@ type Step struct {
 	Of   int
 }
 
+// Options configure Reproduce.
+type Options struct {
+	Toy      bool       // also run the random-init toy block
+	NoSVG    bool       // skip the SVG files (they need node); HTML files are always written
+	Progress func(Step) // called before each step; may be nil
+}
+
 // Reproduce runs every finding on the setting and writes, into dir, one SVG and one HTML file per
 // figure, results.json with every number, and report.md listing the paper's values next to ours.
-// progress (may be nil) is called before each step.
-func Reproduce(s *Setting, d Describe, dir string, toy bool, progress func(Step)) (*Results, error) {
+func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) {
+	toy, progress := o.Toy, o.Progress
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -91,14 +99,19 @@ func Reproduce(s *Setting, d Describe, dir string, toy bool, progress func(Step)
 	if err != nil {
 		return nil, err
 	}
-	svgs, err := plots.RenderSVGs(context.Background(), figs...)
-	if err != nil {
-		return nil, err
+	var svgs [][]byte
+	if !o.NoSVG {
+		if svgs, err = plots.RenderSVGs(context.Background(), figs...); err != nil {
+			return nil, fmt.Errorf("rendering SVGs (use NoSVG / --svg=false where node is not installed): %w", err)
+		}
 	}
+	r.SVG = svgs != nil
 	for i, f := range figs {
 		name := f.ID()
-		if err := atomicfile.Write(filepath.Join(dir, name+".svg"), svgs[i]); err != nil {
-			return nil, err
+		if svgs != nil {
+			if err := atomicfile.Write(filepath.Join(dir, name+".svg"), svgs[i]); err != nil {
+				return nil, err
+			}
 		}
 		if err := plots.SaveHTML(f, filepath.Join(dir, name+".html")); err != nil {
 			return nil, err
@@ -203,7 +216,11 @@ func Report(r *Results) string {
 	}
 	b.WriteString("\n## Figures\n\n")
 	for _, f := range r.Figures {
-		fmt.Fprintf(&b, "- [%s](%s.html) ([svg](%s.svg))\n", f, f, f)
+		if r.SVG {
+			fmt.Fprintf(&b, "- [%s](%s.html) ([svg](%s.svg))\n", f, f, f)
+		} else {
+			fmt.Fprintf(&b, "- [%s](%s.html)\n", f, f)
+		}
 	}
 	return b.String()
 }
