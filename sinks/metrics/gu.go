@@ -16,13 +16,13 @@ const GuEps = 0.3
 type GuScores struct {
 	// Alpha[layer][head] is α_K = mean over queries i ≥ K of A[i, K] (the causal column of key K,
 	// diagonal included), then averaged over the sequences of the batch.
-	Alpha [][]float64
+	Alpha [][]float64 `json:"alpha"`
 	// LayerShare[layer] is the share of that layer's heads with α_K > Eps.
-	LayerShare []float64
+	LayerShare []float64 `json:"layer_share"`
 	// Share is Sink_K^ε: the share of all (layer, head) pairs with α_K > Eps.
-	Share float64
-	K     int
-	Eps   float64
+	Share float64 `json:"share"`
+	K     int     `json:"k"`
+	Eps   float64 `json:"eps"`
 }
 
 // GuSinkScores computes Gu et al.'s sink metric from one attention pattern per layer

@@ -9,10 +9,10 @@ import (
 
 // RowNorms ranks the rows of a weight matrix by L2 norm (paper Fig. 8).
 type RowNorms struct {
-	Norms []float64 // L2 norm of each row, in the original row order
-	Order []int     // row indices by decreasing norm (ties: lower index first)
-	Top   []int     // Order[:topK]: the super-neuron candidates
-	Mean  float64   // mean row norm (the figure's reference line)
+	Norms []float64 `json:"norms"` // L2 norm of each row, in the original row order
+	Order []int     `json:"order"` // row indices by decreasing norm (ties: lower index first)
+	Top   []int     `json:"top"`   // Order[:topK]: the super-neuron candidates
+	Mean  float64   `json:"mean"`  // mean row norm (the figure's reference line)
 }
 
 // RowNormRanking identifies super-neuron candidates by weight norm (paper Fig. 8): w is a row-major
@@ -42,12 +42,13 @@ func RowNormRanking(w []float32, rows, cols, topK int) (*RowNorms, error) {
 // whose token-0 channel is not a weight-norm outlier (a complement to paper Fig. 8).
 type Contrast struct {
 	// Score[n] = First[n] / (Rest[n] + 1e-12).
-	Score []float64
+	Score []float64 `json:"score"`
 	// First[n] is the mean |a| of neuron n at position 0 over the batch; Rest[n] its mean |a| over
 	// the batch and positions 1..p−1.
-	First, Rest []float64
-	Order       []int // neurons by decreasing Score (ties: lower index first)
-	Top         []int // Order[:topK]
+	First []float64 `json:"first"`
+	Rest  []float64 `json:"rest"`
+	Order []int     `json:"order"` // neurons by decreasing Score (ties: lower index first)
+	Top   []int     `json:"top"`   // Order[:topK]
 }
 
 // ActivationContrast scores every neuron of an FFN activation act [b, p, f] (e.g.
@@ -89,12 +90,12 @@ func ActivationContrast(act *transformer.Activation, topK int) (*Contrast, error
 
 // Selective is a super neuron's per-position behaviour (paper Fig. 9).
 type Selective struct {
-	Neuron int
+	Neuron int `json:"neuron"`
 	// Cos[p] is the mean over samples of cos(x[b, p, :], gate row): how well the normalised FFN
 	// input at position p points along the neuron's gate weights. A zero input vector counts as 0.
-	Cos []float64
+	Cos []float64 `json:"cos"`
 	// Up[p] is the mean over samples of the neuron's raw up-projection value at position p.
-	Up []float64
+	Up []float64 `json:"up"`
 }
 
 // SelectiveActivation measures the selective activation of FFN neuron `neuron` (paper Fig. 9):
@@ -143,14 +144,14 @@ func SelectiveActivation(ffnIn *transformer.Activation, up *transformer.Activati
 
 // DownColumn describes the down-projection column of one FFN neuron (paper Fig. 10).
 type DownColumn struct {
-	Neuron    int
-	SortedAbs []float64 // |W_down[:, neuron]| in decreasing order
+	Neuron    int       `json:"neuron"`
+	SortedAbs []float64 `json:"sorted_abs"` // |W_down[:, neuron]| in decreasing order
 	// Kurtosis is the excess (Fisher) kurtosis of the signed column values with population
 	// moments, scipy.stats.kurtosis's default as in the authors' notebook: 0 for a Gaussian
 	// column, large when a few dimensions carry the weight.
-	Kurtosis  float64
-	TopDims   []int     // the topK residual dimensions with the largest |weight|
-	TopValues []float64 // their signed weights
+	Kurtosis  float64   `json:"kurtosis"`
+	TopDims   []int     `json:"top_dims"`   // the topK residual dimensions with the largest |weight|
+	TopValues []float64 `json:"top_values"` // their signed weights
 }
 
 // DownColumnSparsity analyses how a super neuron writes into the residual stream (paper Fig. 10):

@@ -9,17 +9,17 @@ import (
 
 // HeadLock is one query head's QK structural lock (paper Fig. 12).
 type HeadLock struct {
-	Head int
+	Head int `json:"head"`
 	// Alignment is |cos| between the head's top left singular vector of W_Q_h (its [dh, D] block of
 	// the query weights: the principal query direction, in head space) and W_K_g[:, dim] (the key
 	// direction that the massive dimension writes, in kv head g's space). 0 if either is zero.
-	Alignment float64
+	Alignment float64 `json:"alignment"`
 	// PositiveShare is the share, over samples and queries i = 1..T−1, of pre-RoPE scores
 	// q_i · k_0 > 0, with k_0 the actual key of token 0 in the head's kv group.
-	PositiveShare float64
+	PositiveShare float64 `json:"positive_share"`
 	// MeanScore is the mean of those scores, scaled like the model's attention logits
 	// (q_i · k_0 · cfg.Scale(), before RoPE and masking).
-	MeanScore float64
+	MeanScore float64 `json:"mean_score"`
 }
 
 // QKLock measures the QK structural lock of one layer (paper Fig. 12, Llama-2-7B layer 2, dim

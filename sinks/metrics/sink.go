@@ -11,15 +11,17 @@ import (
 
 // LayerSink is one layer's row of the sink-onset profile (paper Fig. 3).
 type LayerSink struct {
-	Layer int
+	Layer int `json:"layer"`
 	// AttnToFirst is the mean attention weight on key 0 over sequences, heads and queries 1..T−1
 	// (query 0 can only attend to itself and is left out).
-	AttnToFirst float64
+	AttnToFirst float64 `json:"attn_to_first"`
 	// AttnToOthers is the mean weight on the other causal entries (keys 1..q of queries 1..T−1).
-	AttnToOthers float64
+	AttnToOthers float64 `json:"attn_to_others"`
 	// FirstNorm is the mean L2 norm of token 0's residual stream entering the layer; OthersNorm the
 	// mean over tokens 1..T−1. NormRatio = FirstNorm / OthersNorm.
-	FirstNorm, OthersNorm, NormRatio float64
+	FirstNorm  float64 `json:"first_norm"`
+	OthersNorm float64 `json:"others_norm"`
+	NormRatio  float64 `json:"norm_ratio"`
 }
 
 // SinkOnsetThreshold is the paper's threshold on AttnToFirst for a layer to count as a sink layer.

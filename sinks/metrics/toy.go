@@ -11,9 +11,13 @@ import (
 // ToyConfig configures the paper's theory check at initialisation (Sec. 3.1, "toy" row of the
 // figure list): one randomly initialised causal multi-head attention on random inputs.
 type ToyConfig struct {
-	D, Heads, T, Samples int     // model width, heads (D divisible by Heads), positions, input sequences
-	WeightStd, InputStd  float64 // q, k, v weights ~ N(0, WeightStd²); inputs ~ N(0, InputStd²)
-	Seed                 uint64  // the same seed always gives the same result
+	D         int     `json:"d"`
+	Heads     int     `json:"heads"`
+	T         int     `json:"t"`
+	Samples   int     `json:"samples"` // model width, heads (D divisible by Heads), positions, input sequences
+	WeightStd float64 `json:"weight_std"`
+	InputStd  float64 `json:"input_std"` // q, k, v weights ~ N(0, WeightStd²); inputs ~ N(0, InputStd²)
+	Seed      uint64  `json:"seed"`      // the same seed always gives the same result
 }
 
 // DefaultToyConfig is the paper's setting: d 768, 12 heads, T 64, weights N(0, 0.02²/24)
@@ -25,11 +29,11 @@ func DefaultToyConfig() ToyConfig {
 
 // ToyResult is the outcome of ToyBlock.
 type ToyResult struct {
-	Config ToyConfig
+	Config ToyConfig `json:"config"`
 	// Std[t] is the population std of the attention output (softmax·V of all heads, concatenated:
 	// the W_O input) at position t, pooled over the Samples × D values at that position.
-	Std []float64
-	Fit InverseSqrtFit // Std against σ_v/√(t+1)
+	Std []float64      `json:"std"`
+	Fit InverseSqrtFit `json:"fit"` // Std against σ_v/√(t+1)
 }
 
 // ToyBlock runs the paper's toy check of the variance discrepancy at initialisation: a single

@@ -82,11 +82,12 @@ func AcrossSampleStd(z *transformer.Activation) ([]float64, error) {
 // InverseSqrtFit is the least-squares fit of a std-vs-position curve to the aggregation law of the
 // paper's theory (Sec. 3.1 and the toy check): std(t) ≈ σ_v / √(t+1), t = 0..T−1.
 type InverseSqrtFit struct {
-	SigmaV float64   // fitted σ_v: the std of one un-averaged value vector
-	Curve  []float64 // σ_v / √(t+1) per position
+	SigmaV float64   `json:"sigma_v"` // fitted σ_v: the std of one un-averaged value vector
+	Curve  []float64 `json:"curve"`   // σ_v / √(t+1) per position
 	// R2 = 1 − SS_res / SS_tot, SS_tot around the mean of the data (NaN if the data are constant);
 	// RMSE = √(SS_res / T).
-	R2, RMSE float64
+	R2   float64 `json:"r2"`
+	RMSE float64 `json:"rmse"`
 }
 
 // FitInverseSqrt fits std(t) ≈ σ_v/√(t+1) by least squares in closed form: with g_t = 1/√(t+1),

@@ -11,10 +11,12 @@ import (
 type WOPreservation struct {
 	// Before[p] and After[p] are the within-token std curves (as WithinTokenStd) of the W_O input
 	// (hook_z) and of the attention block output (hook_attn_out).
-	Before, After []float64
+	Before []float64 `json:"before"`
+	After  []float64 `json:"after"`
 	// KendallTau (τ-b) and Spearman are rank correlations between Before and After over positions:
 	// +1 when W_O keeps the positions' order of spread exactly.
-	KendallTau, Spearman float64
+	KendallTau float64 `json:"kendall_tau"`
+	Spearman   float64 `json:"spearman"`
 }
 
 // WOPreserve measures whether W_O preserves the variance discrepancy (paper Fig. 7, layer 1):
