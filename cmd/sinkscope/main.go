@@ -1,11 +1,11 @@
 // Command sinkscope runs sinkscope's analyses from the command line.
 //
-//	sinkscope reproduce --model SOURCE  every finding: figures, results.json, report.md
-//	sinkscope sinks  --model SOURCE   per-layer attention to token 0 and token-0 norm (paper Fig. 3)
-//	sinkscope hooks  --model SOURCE   the model's hook points and their shapes
-//	sinkscope bench  [--model SOURCE] forward-pass throughput with every hook point captured
+//	sinkscope reproduce --model SOURCE  every finding: figures (SVG + HTML), results.json, report.md
+//	sinkscope sinks --model SOURCE      per-layer attention to token 0 and token-0 norm (paper Fig. 3)
+//	sinkscope hooks --model SOURCE      the model's hook points and their shapes
+//	sinkscope bench [--model SOURCE]    forward-pass throughput with every hook point captured
 //
-// SOURCE is random:<preset>[@seed], a local HF model directory, or an org/name hub repo id (see
+// SOURCE is random:<preset>[@seed], planted[@seed], a local HF model directory, or an org/name hub repo id (see
 // package sinks/models). Every command prints the backend it runs on ($GOMLX_BACKEND, default "go").
 package main
 
@@ -22,9 +22,9 @@ const usage = `usage: sinkscope <command> [flags]
 
 commands:
   reproduce  every finding of the paper on one model: figures (SVG + HTML), results.json, report.md
-  sinks   per-layer attention to token 0 and token-0 norm ratio (paper Fig. 3)
-  hooks   list a model's hook points with their shapes
-  bench   forward-pass tokens/s with every hook point captured
+  sinks      per-layer attention to token 0 and token-0 norm ratio (paper Fig. 3)
+  hooks      list a model's hook points with their shapes
+  bench      forward-pass tokens/s with every hook point captured
 
 Run "sinkscope <command> -h" for the flags of a command.
 `
