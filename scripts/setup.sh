@@ -57,7 +57,7 @@ fi
 
 # 4. Jupyter (Debian), the GoNB kernel and its helpers (versions pinned in tools/go.mod), and Chromium
 #    for the browser test of exported notebooks.
-apt_install jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel chromium
+apt_install jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel libjs-requirejs chromium
 gobin="$(go env GOPATH)/bin"
 if [ ! -x "$gobin/gonb" ] || [ ! -x "$gobin/gopls" ] || [ ! -x "$gobin/goimports" ] || [ tools/go.mod -nt "$gobin/gonb" ]; then
 	log "installing gonb, goimports and gopls from tools/go.mod"
