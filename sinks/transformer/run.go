@@ -227,6 +227,13 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 			return nil, err
 		}
 		if shareable {
+			if len(m.execs) >= maxExecs { // bound the compiled graphs kept (each holds device memory)
+				for k, e := range m.execs {
+					e.Finalize()
+					delete(m.execs, k)
+					break
+				}
+			}
 			m.execs[key] = exec
 		} else {
 			defer exec.Finalize()
@@ -263,6 +270,9 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 	}
 	return res, nil
 }
+
+// maxExecs bounds the number of distinct run structures whose compiled graphs a model keeps.
+const maxExecs = 32
 
 // RunWithCache runs the model and captures the hook points selected by names (exact or glob).
 func (m *Model) RunWithCache(tokens [][]int, names ...string) (*Cache, error) {
