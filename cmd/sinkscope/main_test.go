@@ -126,3 +126,35 @@ func TestSinksTextCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// reproduce on a real HF checkpoint with bf16 weights, without SVGs: every number and HTML figure.
+func TestReproduceCommand(t *testing.T) {
+	out := t.TempDir()
+	text, err := runCmd(t, cmdReproduce, "--model", "../../sinks/transformer/testdata/parity/llama3", "--bf16", "--layer", "0",
+		"--samples", "4", "--seq", "16", "--random", "8", "--toy=false", "--svg=false", "--out", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"bfloat16 weights", "| Table 1 | dimension disparity at layer 1's input norm", "results.json"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "fig3_sink_onset.html")); err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "fig3_sink_onset.svg")); err == nil {
+		t.Error("--svg=false wrote an SVG")
+	}
+	if _, err := runCmd(t, cmdReproduce, "--model", "random:tiny", "--layer", "1", "--random", "0"); err == nil || !strings.Contains(err.Error(), "NeuronLayer 1") {
+		t.Errorf("layer 1 of a 2-layer model: %v", err)
+	}
+}

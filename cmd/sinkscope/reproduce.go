@@ -28,6 +28,7 @@ func cmdReproduce(args []string) error {
 	batch := fs.Int("batch", 16, "sequences per forward pass")
 	seed := fs.Uint64("seed", 0, "seed for the batches")
 	toy := fs.Bool("toy", true, "also run the random-init toy block (d 768, 12 heads, T 64)")
+	bf16 := fs.Bool("bf16", false, "keep checkpoint weights in bfloat16 (half the memory; compute stays float32)")
 	svg := fs.Bool("svg", true, "write an SVG per figure (needs node and the npm packages); HTML is always written")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -36,7 +37,7 @@ func cmdReproduce(args []string) error {
 		return fmt.Errorf("--model is required (e.g. --model random:small or --model /path/to/hf_model)")
 	}
 	s, desc, _, err := findings.Prepare(nil, *source, findings.Params{Samples: *samples, SeqLen: *seqLen, Random: *random,
-		Data: *data, BOS: *bosFlag, NeuronLayer: *layer, Batch: *batch, Seed: *seed})
+		Data: *data, BOS: *bosFlag, NeuronLayer: *layer, Batch: *batch, Seed: *seed, BF16Weights: *bf16})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 
 	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/sinks/models"
@@ -18,6 +19,9 @@ type Params struct {
 	NeuronLayer     int    // paper: 1
 	Batch           int    // sequences per forward pass
 	Seed            uint64
+	// BF16Weights keeps checkpoint weights in bfloat16 (half the memory: Llama-2-7B fits in 14 GB);
+	// computation and statistics stay float32.
+	BF16Weights bool
 }
 
 // PaperParams are the paper's settings: 20 text samples × 64 tokens with BOS, 500 random sequences
@@ -36,7 +40,11 @@ func Prepare(be compute.Backend, source string, p Params) (*Setting, Describe, *
 			return nil, d, nil, err
 		}
 	}
-	l, err := models.Open(be, source, nil)
+	opts := &models.Options{}
+	if p.BF16Weights {
+		opts.WeightDType = dtypes.BFloat16
+	}
+	l, err := models.Open(be, source, opts)
 	if err != nil {
 		return nil, d, nil, err
 	}

@@ -119,6 +119,9 @@ func (l *Loaded) Describe() string {
 		s += fmt.Sprintf(" (%d kv heads)", c.KVHeads())
 	}
 	s += fmt.Sprintf(", d_head %d, MLP %d, vocab %d, %.1fM parameters", c.HeadDim(), c.DMLP, c.VocabSize, float64(c.NumParams())/1e6)
+	if v := l.Model.Store.GetVariable("/embed/weights"); v != nil && v.DType() == dtypes.BFloat16 {
+		s += " (bfloat16 weights)"
+	}
 	if l.Tokenizer != nil {
 		s += ", tokenizer " + l.Tokenizer.Format()
 	} else if l.Planted != nil {
