@@ -27,7 +27,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	tokens := [][]int{{1, 17, 42, 99, 7, 3, 250, 11, 64, 5, 31, 8}} // BOS is the caller's choice
+	tokens := [][]int{{1, 17, 42, 99, 7, 3, 250, 11, 64, 5, 31, 8}}    // BOS is the caller's choice
 	cache, err := m.RunWithCache(tokens, "blocks.*.attn.hook_pattern") // only these are materialised
 	if err != nil {
 		panic(err)
