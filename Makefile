@@ -18,6 +18,8 @@ reproduce: build
 	@$(ENV) scripts/reproduce.sh $(MODEL)
 
 vet:
+	@$(ENV) unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
+		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	@$(ENV) go vet ./...
 
 # All Go tests: unit tests, the seeded fuzz corpora, the parity tests against transformers, and every
