@@ -158,3 +158,15 @@ func TestReproduceCommand(t *testing.T) {
 		t.Errorf("layer 1 of a 2-layer model: %v", err)
 	}
 }
+
+func TestBenchCommand(t *testing.T) {
+	out, err := runCmd(t, cmdBench, "--model", "random:tiny", "--batch", "2", "--seq", "8", "--seconds", "0.05")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"full capture", "patterns only", "logits only", "tokens/s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+}
