@@ -198,18 +198,19 @@ func Report(r *Results) string {
 		row("Table 1", fmt.Sprintf("dimension disparity at layer %d's input norm", d.Layer), "262.88", fmt.Sprintf("%.2f", d.Disparity))
 	}
 	if q := r.QK; q != nil && len(q.Heads) > 0 {
-		var align, pos float64
+		var align, pos, posW float64
 		locked := 0
 		for _, h := range q.Heads {
 			align += h.Alignment
 			pos += h.PositiveShare
+			posW += h.WeightShare
 			if h.PositiveShare > 0.95 {
 				locked++
 			}
 		}
 		n := float64(len(q.Heads))
 		row("Fig. 12", fmt.Sprintf("layer %d: mean alignment, mean share of queries scoring token 0 > 0", q.Layer), "≈ 100% in locked heads",
-			fmt.Sprintf("%.3f, %.1f%% (%d of %d heads > 95%%)", align/n, 100*pos/n, locked, len(q.Heads)))
+			fmt.Sprintf("%.3f, %.1f%% (%d of %d heads > 95%%); against W_K[:, dim] as the authors: %.1f%%", align/n, 100*pos/n, locked, len(q.Heads), 100*posW/n))
 	}
 	if len(r.Rank) > 0 {
 		row("Fig. 21", "effective rank: first layer input vs final norm output", "see paper", fmt.Sprintf("%.1f vs %.1f", r.Rank[0], r.Rank[len(r.Rank)-1]))

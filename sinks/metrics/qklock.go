@@ -20,6 +20,11 @@ type HeadLock struct {
 	// MeanScore is the mean of those scores, scaled like the model's attention logits
 	// (q_i · k_0 · cfg.Scale(), before RoPE and masking).
 	MeanScore float64 `json:"mean_score"`
+	// WeightShare is the authors' variant of PositiveShare: the share of q_i · W_K_g[:, dim] > 0,
+	// scoring each query against the key direction the massive dimension writes rather than token
+	// 0's actual key (it ignores the sign of x_0[dim] and the other dimensions). Compare with the
+	// paper's figures through this one.
+	WeightShare float64 `json:"weight_share"`
 }
 
 // QKLock measures the QK structural lock of one layer (paper Fig. 12, Llama-2-7B layer 2, dim
@@ -81,7 +86,7 @@ func QKLock(cfg *transformer.Config, wq, wk []float32, dim int, q, k *transforme
 		if u != nil && normalize(kdir) {
 			hl.Alignment = math.Abs(dot64(u, kdir))
 		}
-		pos, n := 0, 0
+		pos, posW, n := 0, 0, 0
 		sum := 0.0
 		for b := 0; b < B; b++ {
 			k0 := k.Data[((b*T+0)*KV+g)*dh : ((b*T+0)*KV+g+1)*dh]
@@ -90,13 +95,26 @@ func QKLock(cfg *transformer.Config, wq, wk []float32, dim int, q, k *transforme
 				if s > 0 {
 					pos++
 				}
+				if dotMixed(kdir, q.Data[((b*T+i)*H+h)*dh:((b*T+i)*H+h+1)*dh]) > 0 {
+					posW++
+				}
 				sum += s
 				n++
 			}
 		}
 		hl.PositiveShare = float64(pos) / float64(n)
+		hl.WeightShare = float64(posW) / float64(n)
 		hl.MeanScore = sum / float64(n) * scale
 		out[h] = hl
 	}
 	return out, nil
+}
+
+// dotMixed is Σ a[i]·b[i] in float64.
+func dotMixed(a []float64, b []float32) float64 {
+	s := 0.0
+	for i, x := range a {
+		s += x * float64(b[i])
+	}
+	return s
 }

@@ -192,7 +192,13 @@ func TestQKLock(t *testing.T) {
 	wantAlign := []float64{1, 0, 0, 1}
 	wantShare := []float64{1, 0, 0, 1}
 	wantScore := []float64{2, -1, -3, 3}
+	// Against the weight directions [1 0] (group 0) and [0 1] (group 1) instead of token 0's keys:
+	// heads 2 and 3 flip, because k_0 of group 1 points along −[0 1].
+	wantWeight := []float64{1, 0, 1, 0}
 	for h, l := range locks {
+		if l.WeightShare != wantWeight[h] {
+			t.Errorf("head %d: weight share %g, want %g", h, l.WeightShare, wantWeight[h])
+		}
 		if l.Head != h || !near(l.Alignment, wantAlign[h], 1e-12) || l.PositiveShare != wantShare[h] || !near(l.MeanScore, wantScore[h]/math.Sqrt2, 1e-12) {
 			t.Errorf("head %d: %+v; want alignment %g, share %g, score %g", h, l, wantAlign[h], wantShare[h], wantScore[h]/math.Sqrt2)
 		}
