@@ -241,7 +241,8 @@ type Disparity struct {
 	Layer     int       `json:"layer"` // the layer whose input norm is read (NeuronLayer + 1)
 	Dim       int       `json:"massive_dim"`
 	DimValue  float64   `json:"massive_dim_mean_abs"` // mean |x[Dim]| of token 0 entering Layer
-	Disparity float64   `json:"disparity"`            // at Layer's ln1 output, token 0
+	Disparity float64   `json:"disparity"`            // at Layer's ln1 output, token 0 (mean of per-sample ratios)
+	Pooled    float64   `json:"disparity_pooled"`     // the same from batch means (the authors' computation)
 	Dominance []float64 `json:"dominance_per_layer"`  // max|x|/mean|x| of token 0 entering each layer
 }
 
@@ -259,6 +260,9 @@ func RunDisparity(s *Setting) (*Disparity, error) {
 		return nil, err
 	}
 	if d.Disparity, err = metrics.DimensionDisparity(c.MustGet("ln1.normalized", next), 0, d.Dim); err != nil {
+		return nil, err
+	}
+	if d.Pooled, err = metrics.DimensionDisparityPooled(c.MustGet("ln1.normalized", next), 0, d.Dim); err != nil {
 		return nil, err
 	}
 	for l := 0; l < L; l++ {

@@ -195,7 +195,7 @@ func Report(r *Results) string {
 	}
 	if d := r.Disparity; d != nil {
 		row("Table 1", fmt.Sprintf("massive dimension of token 0 entering layer %d", d.Layer), "2533", fmt.Sprintf("%d (mean |x| %.3g)", d.Dim, d.DimValue))
-		row("Table 1", fmt.Sprintf("dimension disparity at layer %d's input norm", d.Layer), "262.88", fmt.Sprintf("%.2f", d.Disparity))
+		row("Table 1", fmt.Sprintf("dimension disparity at layer %d's input norm (per-sample mean; from batch means)", d.Layer), "262.88 (from batch means)", fmt.Sprintf("%.2f; %.2f", d.Disparity, d.Pooled))
 	}
 	if q := r.QK; q != nil && len(q.Heads) > 0 {
 		var align, pos, posW float64
