@@ -23,6 +23,9 @@ type pass struct {
 	captured map[string]*Node
 	inputs   map[string]*Node // named intervention inputs, see HookContext.Input
 	attnMask *Node            // optional additive mask [T, T] or [L, T, T] (float32), nil if none
+	// blocks is how many blocks to build: all of them, or (without logits) only up to the last
+	// block whose hook points are read or replaced — a layer-1 analysis of a 32-layer model runs 2.
+	blocks int
 }
 
 // param returns the graph node of a canonical parameter, converted to float32 for the computation.
@@ -87,8 +90,11 @@ func (p *pass) forward(tokens *Node, withLogits bool) *Node {
 	}
 	mask := causalMask(p.g, c, T) // [q, k] bool: true where key k is visible from query q
 
-	for l := 0; l < c.NLayers; l++ {
+	for l := 0; l < p.blocks; l++ {
 		x = p.block(l, x, mask, rope)
+	}
+	if p.blocks < c.NLayers {
+		return nil // nothing after this block is read
 	}
 
 	if !withLogits && !p.wants("ln_final.hook_normalized") && !p.wants("logits") {

@@ -319,6 +319,7 @@ func (m *Model) newExec(capture []string, hooks map[string][]Hook, inputNames []
 		for _, n := range capture {
 			p.capture[n] = true
 		}
+		p.blocks = blocksNeeded(cfg, capture, hooks, noLogits)
 		for i, n := range inputNames {
 			p.inputs[n] = inputs[1+i]
 		}
@@ -347,6 +348,28 @@ func (m *Model) newExec(capture []string, hooks map[string][]Hook, inputNames []
 		return nil, fmt.Errorf("creating the model executor: %w", err)
 	}
 	return e.WithName("transformer.Run"), nil
+}
+
+// blocksNeeded is how many blocks a run must build: all of them when the logits (or the final norm)
+// are wanted, otherwise up to the last block whose hook points are captured or hooked.
+func blocksNeeded(cfg *Config, capture []string, hooks map[string][]Hook, noLogits bool) int {
+	if !noLogits {
+		return cfg.NLayers
+	}
+	names := append([]string(nil), capture...)
+	for n := range hooks {
+		names = append(names, n)
+	}
+	blocks := 0
+	for _, name := range names {
+		if name == "ln_final.hook_normalized" || name == "logits" {
+			return cfg.NLayers
+		}
+		if hp, ok := cfg.HookPointByName(name); ok && hp.Layer+1 > blocks {
+			blocks = hp.Layer + 1
+		}
+	}
+	return blocks
 }
 
 // callExec runs an Exec, turning panics raised while building the graph into errors.

@@ -379,3 +379,42 @@ func TestSetParamAfterRun(t *testing.T) {
 		t.Fatal("wrong length: no error")
 	}
 }
+
+// Without logits, a run builds only the blocks up to the last one read: the captured values are
+// the same as in a full run.
+func TestRunStopsAfterLastReadBlock(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.NLayers = 4
+	m := tinyModel(t, cfg)
+	toks := seqs(2, 6, cfg.VocabSize)
+	full, err := m.Run(toks, Capture("blocks.1.attn.hook_z", "blocks.3.hook_resid_post"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := m.RunWithCache(toks, "blocks.1.attn.hook_z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := full.Cache.MustGet("z", 1), part.MustGet("z", 1)
+	for i := range a.Data {
+		if a.Data[i] != b.Data[i] {
+			t.Fatalf("z[%d]: %g (full run) vs %g (stopped run)", i, a.Data[i], b.Data[i])
+		}
+	}
+	for _, c := range []struct {
+		capture []string
+		hooks   map[string][]Hook
+		noLog   bool
+		want    int
+	}{
+		{[]string{"blocks.1.attn.hook_z"}, nil, true, 2},
+		{[]string{"hook_embed"}, nil, true, 0},
+		{[]string{"blocks.0.hook_resid_pre"}, map[string][]Hook{"blocks.2.hook_resid_post": nil}, true, 3},
+		{[]string{"blocks.1.attn.hook_z"}, nil, false, 4},
+		{[]string{"ln_final.hook_normalized"}, nil, true, 4},
+	} {
+		if got := blocksNeeded(cfg, c.capture, c.hooks, c.noLog); got != c.want {
+			t.Errorf("blocksNeeded(%v, hooks %v, noLogits %v) = %d, want %d", c.capture, c.hooks, c.noLog, got, c.want)
+		}
+	}
+}
