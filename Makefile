@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 MODEL ?=
 
-.PHONY: setup reproduce test bench build vet fixtures
+.PHONY: setup reproduce test bench build vet
 
 setup:
 	@scripts/setup.sh
@@ -13,8 +13,9 @@ build:
 	@scripts/setup.sh --no-notebooks
 	@$(ENV) go build -o bin/sinkscope ./cmd/sinkscope
 
-# The main job: load models and print per-layer attention to token 0 (grows into the full
-# reproduction). MODEL=path/to/hf_dir or MODEL=org/name (HF hub cache) adds your own model.
+# The main job: every finding of the paper on the planted, random-init and paper-152m models, written
+# to out/reproduce/<model>/ (figures as SVG + HTML, results.json, report.md).
+# MODEL=path/to/hf_dir or MODEL=org/name (HF hub cache) adds your own model.
 reproduce: build
 	@$(ENV) scripts/reproduce.sh $(MODEL)
 
