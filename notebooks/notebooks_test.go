@@ -198,10 +198,7 @@ func checkOutputs(t *testing.T, nb *notebook) []string {
 // chart was drawn by ECharts (not only its static fallback) and that the page has chart pixels.
 func checkInBrowser(t *testing.T, htmlPath string, charts []string, screenshot bool) {
 	t.Helper()
-	profile := t.TempDir()
-	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + profile, "--virtual-time-budget=10000"}
+	flags := chromiumFlags(t, "--virtual-time-budget=10000")
 	url := "file://" + htmlPath
 	dom := run(t, 2*time.Minute, ".", "chromium", append(flags, "--dump-dom", url)...)
 	rendered := strings.Count(dom, `data-sinkscope-rendered="echarts"`)
@@ -230,6 +227,14 @@ func checkInBrowser(t *testing.T, htmlPath string, charts []string, screenshot b
 	if colored < 0.001 || colors < 16 {
 		t.Errorf("no chart visible in the screenshot: %.2f%% coloured pixels, %d colours", 100*colored, colors)
 	}
+}
+
+// chromiumFlags are the flags of a headless, offline Chromium run with a fresh profile (as root it
+// needs --no-sandbox; the networking flags stop its background connections), followed by extra.
+func chromiumFlags(t *testing.T, extra ...string) []string {
+	return append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir()}, extra...)
 }
 
 // colorStats returns the share of saturated pixels (text and backgrounds are grey; chart marks are

@@ -49,9 +49,7 @@ func TestChartsWithAndWithoutRequireJS(t *testing.T) {
 		if err := os.WriteFile(path, []byte(page), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=5000", "--allow-file-access-from-files", "--dump-dom", "file://" + path}
+		flags := chromiumFlags(t, "--virtual-time-budget=5000", "--allow-file-access-from-files", "--dump-dom", "file://"+path)
 		dom := run(t, 2*time.Minute, ".", "chromium", flags...)
 		if withRequire && !strings.Contains(dom, "requirejs") && !strings.Contains(dom, "require.min.js") {
 			t.Fatalf("the RequireJS page lost its script tag")

@@ -11,7 +11,6 @@ import (
 	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/sinks/metrics"
 	"github.com/sinkscope/sinkscope/sinks/models"
-	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
 func openModel(source string, bf16 bool) (*models.Loaded, error) {
@@ -78,7 +77,11 @@ func cmdSinks(args []string) error {
 
 	start := time.Now()
 	cfg := l.Model.Config
-	profile, err := sinkProfileBatched(l.Model, in.Tokens, *batch)
+	cache, err := l.Model.RunWithCacheBatched(in.Tokens, *batch, metrics.SinkProfileNames...)
+	if err != nil {
+		return err
+	}
+	profile, err := metrics.SinkProfile(cache, cfg.NLayers)
 	if err != nil {
 		return err
 	}
@@ -108,44 +111,6 @@ func cmdSinks(args []string) error {
 		fmt.Fprintf(stdout, "wrote %s\n", *jsonOut)
 	}
 	return nil
-}
-
-// sinkProfileBatched runs the sequences in micro-batches and averages the per-layer statistics
-// weighted by batch size (all batches have the same sequence length).
-func sinkProfileBatched(m *transformer.Model, tokens [][]int, batch int) ([]metrics.LayerSink, error) {
-	var sum []metrics.LayerSink
-	total := 0
-	for i := 0; i < len(tokens); i += batch {
-		j := min(i+batch, len(tokens))
-		cache, err := m.RunWithCache(tokens[i:j], metrics.SinkProfileNames...)
-		if err != nil {
-			return nil, err
-		}
-		p, err := metrics.SinkProfile(cache, m.Config.NLayers)
-		if err != nil {
-			return nil, err
-		}
-		w := float64(j - i)
-		if sum == nil {
-			sum = make([]metrics.LayerSink, len(p))
-		}
-		for l := range p {
-			sum[l].Layer = l
-			sum[l].AttnToFirst += w * p[l].AttnToFirst
-			sum[l].AttnToOthers += w * p[l].AttnToOthers
-			sum[l].FirstNorm += w * p[l].FirstNorm
-			sum[l].OthersNorm += w * p[l].OthersNorm
-		}
-		total += j - i
-	}
-	for l := range sum {
-		sum[l].AttnToFirst /= float64(total)
-		sum[l].AttnToOthers /= float64(total)
-		sum[l].FirstNorm /= float64(total)
-		sum[l].OthersNorm /= float64(total)
-		sum[l].NormRatio = sum[l].FirstNorm / sum[l].OthersNorm
-	}
-	return sum, nil
 }
 
 func cmdHooks(args []string) error {

@@ -127,15 +127,11 @@ func RunVariance(s *Setting, toy bool) (*Variance, error) {
 	}
 	v := &Variance{}
 	for _, l := range layers {
-		std, err := metrics.WithinTokenStd(c.MustGet("z", l))
+		curve, err := layerCurve(c, l, metrics.WithinTokenStd)
 		if err != nil {
 			return nil, err
 		}
-		fit, err := metrics.FitInverseSqrt(std)
-		if err != nil {
-			return nil, err
-		}
-		v.Text = append(v.Text, LayerCurve{Layer: l, Std: std, Fit: fit})
+		v.Text = append(v.Text, *curve)
 	}
 	if len(s.Random) > 1 {
 		l := s.NeuronLayer
@@ -143,15 +139,9 @@ func RunVariance(s *Setting, toy bool) (*Variance, error) {
 		if err != nil {
 			return nil, err
 		}
-		std, err := metrics.AcrossSampleStd(c.MustGet("z", l))
-		if err != nil {
+		if v.Random, err = layerCurve(c, l, metrics.AcrossSampleStd); err != nil {
 			return nil, err
 		}
-		fit, err := metrics.FitInverseSqrt(std)
-		if err != nil {
-			return nil, err
-		}
-		v.Random = &LayerCurve{Layer: l, Std: std, Fit: fit}
 	}
 	if toy {
 		t, err := metrics.ToyBlock(metrics.DefaultToyConfig())
@@ -161,6 +151,19 @@ func RunVariance(s *Setting, toy bool) (*Variance, error) {
 		v.Toy = t
 	}
 	return v, nil
+}
+
+// layerCurve applies a per-position statistic to layer l's W_O input (hook_z) and fits σ_v/√(t+1).
+func layerCurve(c *transformer.Cache, l int, stat func(*transformer.Activation) ([]float64, error)) (*LayerCurve, error) {
+	std, err := stat(c.MustGet("z", l))
+	if err != nil {
+		return nil, err
+	}
+	fit, err := metrics.FitInverseSqrt(std)
+	if err != nil {
+		return nil, err
+	}
+	return &LayerCurve{Layer: l, Std: std, Fit: fit}, nil
 }
 
 // RunWOPreservation is paper Fig. 7 at the neuron layer: within-token std per position of the W_O

@@ -497,16 +497,25 @@ func (f *File) ReadFloat32(name string) ([]float32, error) {
 	return dst, nil
 }
 
+// lookupFor returns the tensor's info, checking that a destination of n elements fits it exactly.
+func (f *File) lookupFor(name string, n int) (TensorInfo, error) {
+	t, err := f.lookup(name)
+	if err != nil {
+		return t, err
+	}
+	if n != t.NumElements() {
+		return t, fmt.Errorf("safetensors file %q: tensor %q has %d elements, destination has %d", f.name, name, t.NumElements(), n)
+	}
+	return t, nil
+}
+
 // ReadFloat32Into reads the tensor converted to float32 into dst, which must have exactly as many
 // elements as the tensor. The file is read in bounded chunks: no copy of the whole stored tensor
 // is made.
 func (f *File) ReadFloat32Into(name string, dst []float32) error {
-	t, err := f.lookup(name)
+	t, err := f.lookupFor(name, len(dst))
 	if err != nil {
 		return err
-	}
-	if len(dst) != t.NumElements() {
-		return fmt.Errorf("safetensors file %q: tensor %q has %d elements, destination has %d", f.name, name, t.NumElements(), len(dst))
 	}
 	size := t.DType.Size()
 	return f.readChunks(t, func(src []byte, start int) error {
@@ -522,12 +531,9 @@ func (f *File) ReadFloat32Into(name string, dst []float32) error {
 // element). BF16 data is copied as is; other dtypes go through float32 and are rounded to
 // nearest, ties to even.
 func (f *File) ReadBFloat16Into(name string, dst []uint16) error {
-	t, err := f.lookup(name)
+	t, err := f.lookupFor(name, len(dst))
 	if err != nil {
 		return err
-	}
-	if len(dst) != t.NumElements() {
-		return fmt.Errorf("safetensors file %q: tensor %q has %d elements, destination has %d", f.name, name, t.NumElements(), len(dst))
 	}
 	size := t.DType.Size()
 	var tmp []float32
