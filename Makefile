@@ -3,21 +3,24 @@
 SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 MODEL ?=
+ARGS ?=
 
 .PHONY: setup reproduce test bench build vet
 
 setup:
 	@scripts/setup.sh
 
+# bin/sinkscope with the ECharts bundle beside it: the binary draws its HTML figures anywhere.
 build:
 	@scripts/setup.sh --no-notebooks
-	@$(ENV) go build -o bin/sinkscope ./cmd/sinkscope
+	@$(ENV) scripts/build.sh
 
 # The main job: every finding of the paper on the planted, random-init and paper-152m models, written
-# to out/reproduce/<model>/ (figures as SVG + HTML, results.json, report.md).
-# MODEL=path/to/hf_dir or MODEL=org/name (HF hub cache) adds your own model.
+# to out/reproduce/<model>/ (ids.json, results.json, report.md, figures as SVG + HTML).
+# MODEL=path/to/hf_dir or MODEL=org/name (HF hub cache) adds your own model; ARGS="--layer 3 --bos off"
+# passes flags to its run (see bin/sinkscope reproduce -h).
 reproduce: build
-	@$(ENV) scripts/reproduce.sh $(MODEL)
+	@$(ENV) scripts/reproduce.sh $(if $(MODEL),"$(MODEL)") $(ARGS)
 
 vet:
 	@$(ENV) unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \

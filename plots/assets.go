@@ -18,15 +18,22 @@ const EChartsEnv = "SINKSCOPE_ECHARTS_JS"
 var echartsRel = filepath.Join("node_modules", "echarts", "dist", "echarts.min.js")
 
 // EChartsJSPath returns the path of the local ECharts bundle (echarts.min.js): $SINKSCOPE_ECHARTS_JS
-// when set, else node_modules/echarts/dist/echarts.min.js in the working directory or the nearest
-// directory above it, else the same above this package's source directory (which finds the repository's
-// copy when a notebook runs elsewhere).
+// when set; else echarts.min.js next to the running executable (`make build` puts one beside
+// bin/sinkscope, so a copied binary keeps working outside the checkout); else
+// node_modules/echarts/dist/echarts.min.js in the working directory or the nearest directory above
+// it; else the same above this package's source directory (which finds the repository's copy when a
+// notebook runs elsewhere).
 func EChartsJSPath() (string, error) {
 	if p := os.Getenv(EChartsEnv); p != "" {
 		if err := isFile(p); err != nil {
 			return "", fmt.Errorf("plots: $%s=%s: %w", EChartsEnv, p, err)
 		}
 		return p, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(exe), filepath.Base(echartsRel)); isFile(p) == nil {
+			return p, nil
+		}
 	}
 	var starts []string
 	if wd, err := os.Getwd(); err == nil {
@@ -48,8 +55,9 @@ func EChartsJSPath() (string, error) {
 			dir = parent
 		}
 	}
-	return "", fmt.Errorf("plots: ECharts not found: no %s above %v and $%s is unset; run scripts/setup.sh "+
-		"(it runs npm ci) or point $%s at echarts.min.js", echartsRel, starts, EChartsEnv, EChartsEnv)
+	return "", fmt.Errorf("plots: ECharts not found: no %s next to the executable, no %s above %v, and $%s is unset; "+
+		"run scripts/setup.sh (it runs npm ci), copy echarts.min.js next to the binary, or point $%s (sinkscope reproduce: --echarts) at it",
+		filepath.Base(echartsRel), echartsRel, starts, EChartsEnv, EChartsEnv)
 }
 
 func isFile(p string) error {

@@ -10,6 +10,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,30 +31,38 @@ commands:
 Run "sinkscope <command> -h" for the flags of a command.
 `
 
-func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
+func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
+
+// run runs one command line (without the program name) and returns the exit status: 0 on success
+// and for -h, 1 when the command failed, 2 for usage errors.
+func run(args []string, stderr io.Writer) int {
+	if len(args) < 1 {
+		fmt.Fprint(stderr, usage)
+		return 2
 	}
 	var err error
-	switch os.Args[1] {
+	switch args[0] {
 	case "sinks":
-		err = cmdSinks(os.Args[2:])
+		err = cmdSinks(args[1:])
 	case "hooks":
-		err = cmdHooks(os.Args[2:])
+		err = cmdHooks(args[1:])
 	case "bench":
-		err = cmdBench(os.Args[2:])
+		err = cmdBench(args[1:])
 	case "reproduce":
-		err = cmdReproduce(os.Args[2:])
+		err = cmdReproduce(args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
-		return
+		return 0
 	default:
-		fmt.Fprintf(os.Stderr, "sinkscope: unknown command %q\n\n%s", os.Args[1], usage)
-		os.Exit(2)
+		fmt.Fprintf(stderr, "sinkscope: unknown command %q\n\n%s", args[0], usage)
+		return 2
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "sinkscope %s: %v\n", os.Args[1], err)
-		os.Exit(1)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // "-h": the flags were printed
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "sinkscope %s: %v\n", args[0], err)
+		return 1
 	}
+	return 0
 }

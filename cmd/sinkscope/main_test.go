@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,7 +66,7 @@ func TestSinksBadArguments(t *testing.T) {
 		{[]string{"--model", "random:tiny", "--seq", "1"}, "--seq at least 2"},
 		{[]string{"--model", "random:tiny", "--seq", "999"}, "exceeds the model's maximum of 256"},
 		{[]string{"--model", "random:tiny", "--data", "text"}, "needs a tokenizer"},
-		{[]string{"--model", "random:tiny", "--bos", "on"}, "has no BOS token"},
+		{[]string{"--model", "random:tiny", "--bos", "on"}, "defines no BOS token"},
 		{[]string{"--model", "random:tiny", "--bos", "maybe"}, `bos "maybe"`},
 		{[]string{"--model", "nowhere/at-all-model"}, "nowhere/at-all-model"},
 	} {
@@ -118,7 +119,7 @@ func TestSinksTextCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("4 Brown-corpus text samples × 32 tokens (seed 0, BOS %d prepended)", bos)
+	want := fmt.Sprintf("4 Brown-corpus text samples × 32 tokens (seed 0, BOS %d prepended (bos auto; the tokenizer's BOS))", bos)
 	if !strings.Contains(out, want) || !strings.Contains(out, "tokenizer tokenizer.json") {
 		t.Errorf("output lacks %q:\n%s", want, out)
 	}
@@ -154,8 +155,21 @@ func TestReproduceCommand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "fig3_sink_onset.svg")); err == nil {
 		t.Error("--svg=false wrote an SVG")
 	}
-	if _, err := runCmd(t, cmdReproduce, "--model", "random:tiny", "--layer", "1", "--random", "0"); err == nil || !strings.Contains(err.Error(), "NeuronLayer 1") {
-		t.Errorf("layer 1 of a 2-layer model: %v", err)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--layer", "2"}, "NeuronLayer (--layer) 2 is outside 0..1 for a 2-layer model"},
+		{[]string{"--layer", "first"}, `--layer "first": want auto or a layer index`},
+		{[]string{"--ids", "nowhere.npy"}, "--ids: token ids nowhere.npy"},
+		{[]string{"--echarts", "nowhere.js"}, "--echarts: plots: $SINKSCOPE_ECHARTS_JS=nowhere.js"},
+		{[]string{"--data", "text"}, "--data random; BOS is still prepended when the config defines one, see --bos"},
+		{[]string{"extra"}, "unexpected arguments [extra]"},
+	} {
+		args := append([]string{"--model", "random:tiny", "--random", "0", "--out", t.TempDir()}, c.args...)
+		if _, err := runCmd(t, cmdReproduce, args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("reproduce %v: %v, want an error containing %q", c.args, err, c.want)
+		}
 	}
 }
 
@@ -167,6 +181,28 @@ func TestBenchCommand(t *testing.T) {
 	for _, want := range []string{"full capture", "patterns only", "logits only", "tokens/s"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// -h prints the flags and exits 0 for every command; unknown commands and flags do not.
+func TestExitStatus(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"reproduce", "-h"}, 0},
+		{[]string{"sinks", "--help"}, 0},
+		{[]string{"hooks", "-h"}, 0},
+		{[]string{"bench", "-h"}, 0},
+		{[]string{"help"}, 0},
+		{[]string{}, 2},
+		{[]string{"nonsense"}, 2},
+		{[]string{"reproduce", "--no-such-flag"}, 1},
+		{[]string{"reproduce"}, 1},
+	} {
+		if got := run(c.args, io.Discard); got != c.want {
+			t.Errorf("sinkscope %v: exit status %d, want %d", c.args, got, c.want)
 		}
 	}
 }

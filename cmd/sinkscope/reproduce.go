@@ -6,43 +6,80 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
 
+	batchpkg "github.com/sinkscope/sinkscope/datasets/batch"
+	"github.com/sinkscope/sinkscope/plots"
 	"github.com/sinkscope/sinkscope/sinks/findings"
 )
 
-// cmdReproduce runs every finding of the paper on one model and writes the figures (SVG + HTML),
-// results.json and report.md.
+// cmdReproduce runs every finding of the paper on one model and writes the token ids, results.json
+// and report.md, then the figures (SVG + HTML).
 func cmdReproduce(args []string) error {
 	fs := flag.NewFlagSet("reproduce", flag.ContinueOnError)
-	source := fs.String("model", "", "model source: random:<preset>[@seed], planted:<preset>, an HF model directory, or org/name")
+	source := fs.String("model", "", "model source: random:<preset>[@seed], planted[@seed], an HF model directory, or org/name")
 	out := fs.String("out", "", "output directory (default out/reproduce/<model>)")
-	samples := fs.Int("samples", 20, "text samples (paper: 20)")
+	samples := fs.Int("samples", 20, "main-batch sequences (paper: 20)")
 	seqLen := fs.Int("seq", 64, "tokens per sequence, BOS included (paper: 64)")
 	random := fs.Int("random", 500, "random-token sequences for Fig. 4b (paper: 500; 0 skips it)")
-	bosFlag := fs.String("bos", "auto", "BOS for the text batch: on, off or auto")
-	data := fs.String("data", "auto", "main batch: text, random or auto (text when the model has a tokenizer)")
-	layer := fs.Int("layer", 1, "super-neuron layer (paper: 1); disparity and QK lock are read at the next layer")
+	bosFlag := fs.String("bos", "auto", "BOS at position 0 of the main batch: on, off, or auto (on when the tokenizer or config.json defines a BOS token)")
+	data := fs.String("data", "auto", "main batch: text, random or auto (text when the model has a tokenizer, else random tokens)")
+	layer := fs.String("layer", "auto", "super-neuron layer, or auto: scan every layer and take the strongest (Llama-2-7B: 1); disparity and QK lock are read at the next layer")
+	ids := fs.String("ids", "", "main-batch token ids from a file (.npy [n, T] integers or .json [[…]]), used instead of --data/--samples/--seq/--bos")
+	randomIDs := fs.String("random-ids", "", "random-batch token ids from a file (.npy or .json), used instead of --random")
 	batch := fs.Int("batch", 16, "sequences per forward pass")
 	seed := fs.Uint64("seed", 0, "seed for the batches")
 	toy := fs.Bool("toy", true, "also run the random-init toy block (d 768, 12 heads, T 64)")
 	bf16 := fs.Bool("bf16", false, "keep checkpoint weights in bfloat16 (half the memory; compute stays float32)")
 	svg := fs.Bool("svg", true, "write an SVG per figure (needs node and the npm packages); HTML is always written")
+	echarts := fs.String("echarts", "", "path of echarts.min.js for the HTML figures (default: next to this binary, $"+plots.EChartsEnv+", or the checkout's node_modules)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *source == "" {
 		return fmt.Errorf("--model is required (e.g. --model random:small or --model /path/to/hf_model)")
 	}
-	s, desc, _, err := findings.Prepare(nil, *source, findings.Params{Samples: *samples, SeqLen: *seqLen, Random: *random,
-		Data: *data, BOS: *bosFlag, NeuronLayer: *layer, Batch: *batch, Seed: *seed, BF16Weights: *bf16})
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %v (flags come as --name value)", fs.Args())
+	}
+	p := findings.Params{Samples: *samples, SeqLen: *seqLen, Random: *random, Data: *data, BOS: *bosFlag,
+		Batch: *batch, Seed: *seed, BF16Weights: *bf16}
+	var err error
+	if p.NeuronLayer, err = parseLayer(*layer); err != nil {
+		return err
+	}
+	if *ids != "" {
+		if p.MainIDs, err = batchpkg.ReadIDs(*ids); err != nil {
+			return fmt.Errorf("--ids: %w", err)
+		}
+		p.MainIDsFrom = *ids
+	}
+	if *randomIDs != "" {
+		if p.RandomIDs, err = batchpkg.ReadIDs(*randomIDs); err != nil {
+			return fmt.Errorf("--random-ids: %w", err)
+		}
+		p.RandomIDsFrom = *randomIDs
+	}
+	if *echarts != "" {
+		if err := os.Setenv(plots.EChartsEnv, *echarts); err != nil {
+			return err
+		}
+		if _, err := plots.EChartsJSPath(); err != nil {
+			return fmt.Errorf("--echarts: %w", err)
+		}
+	}
+	s, desc, _, err := findings.Prepare(nil, *source, p)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, desc.Backend)
-	fmt.Fprintf(stdout, "model: %s\nmain batch: %s\nrandom batch: %s\n", desc.Model, desc.Text, desc.Random)
+	fmt.Fprintf(stdout, "model: %s\nmain batch: %s\nrandom batch: %s\n", desc.Model, desc.Main, desc.Random)
+	if s.Scan != nil {
+		fmt.Fprintf(stdout, "super-neuron layer: %d (scanned; --layer N to choose)\n", s.NeuronLayer)
+	}
 	dir := *out
 	if dir == "" {
 		dir = filepath.Join("out", "reproduce", safeName(*source))
@@ -51,7 +88,7 @@ func cmdReproduce(args []string) error {
 	progress := func(st findings.Step) { fmt.Fprintf(os.Stderr, "[%d/%d] %s\n", st.Done, st.Of, st.Name) }
 	var bar *progressbar.ProgressBar
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		bar = progressbar.NewOptions(9, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("reproduce"),
+		bar = progressbar.NewOptions(10, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("reproduce"),
 			progressbar.OptionShowCount(), progressbar.OptionSetWidth(24), progressbar.OptionClearOnFinish())
 		progress = func(st findings.Step) {
 			bar.ChangeMax(st.Of)
@@ -63,16 +100,30 @@ func cmdReproduce(args []string) error {
 	if bar != nil {
 		_ = bar.Finish()
 	}
-	if err != nil {
-		return err
+	if res != nil {
+		fmt.Fprintf(stdout, "\n%s", findings.Report(res))
+		kinds := "SVG + HTML"
+		if !res.SVG {
+			kinds = "HTML"
+		}
+		fmt.Fprintf(stdout, "\nwrote ids.json, results.json, report.md and %d figures (%s) to %s in %.1fs\n", len(res.Figures), kinds, dir, res.Seconds)
+		if n := len(res.FigureErrors); n > 0 {
+			fmt.Fprintf(stdout, "%d figure problem(s), listed in report.md; the numbers are all in results.json\n", n)
+		}
 	}
-	fmt.Fprintf(stdout, "\n%s", findings.Report(res))
-	kinds := "SVG + HTML"
-	if !*svg {
-		kinds = "HTML"
+	return err
+}
+
+// parseLayer reads --layer: "auto" or a layer index.
+func parseLayer(s string) (int, error) {
+	if s == "auto" {
+		return findings.NeuronLayerAuto, nil
 	}
-	fmt.Fprintf(stdout, "\nwrote %d figures (%s), results.json and report.md to %s in %.1fs\n", len(res.Figures), kinds, dir, res.Seconds)
-	return nil
+	l, err := strconv.Atoi(s)
+	if err != nil || l < 0 {
+		return 0, fmt.Errorf("--layer %q: want auto or a layer index ≥ 0", s)
+	}
+	return l, nil
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

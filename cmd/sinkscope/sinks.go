@@ -47,10 +47,10 @@ type sinksReport struct {
 
 func cmdSinks(args []string) error {
 	fs := flag.NewFlagSet("sinks", flag.ContinueOnError)
-	source := fs.String("model", "", "model source: random:<preset>[@seed], an HF model directory, or org/name")
+	source := fs.String("model", "", "model source: random:<preset>[@seed], planted[@seed], an HF model directory, or org/name")
 	samples := fs.Int("samples", 20, "number of sequences")
 	seqLen := fs.Int("seq", 64, "tokens per sequence (BOS included when --bos is on)")
-	bosFlag := fs.String("bos", "auto", "prepend BOS: on, off, or auto (on for text when the tokenizer has one, off for random tokens)")
+	bosFlag := fs.String("bos", "auto", "BOS at position 0: on, off, or auto (on when the tokenizer or config.json defines a BOS token)")
 	data := fs.String("data", "auto", "input: text (Brown corpus through the model's tokenizer), random (uniform random tokens), or auto (text when a tokenizer exists)")
 	seed := fs.Uint64("seed", 0, "seed for sampling texts or random tokens")
 	batch := fs.Int("batch", 10, "sequences per forward pass (bounds memory)")

@@ -36,12 +36,12 @@ func Figures(r *Results) ([]*plots.Figure, error) {
 		}
 	}
 	if v := r.Variance; v != nil {
-		if len(v.Text) > 0 {
+		if len(v.Main) > 0 {
 			var series []plots.Series
-			for _, c := range v.Text {
+			for _, c := range v.Main {
 				series = append(series, plots.Series{Name: fmt.Sprintf("layer %d", c.Layer), Values: c.Std})
 			}
-			if err := add(plots.PositionLines(positions(len(v.Text[0].Std)), series, plots.LineOptions{
+			if err := add(plots.PositionLines(positions(len(v.Main[0].Std)), series, plots.LineOptions{
 				Options: opt("fig4a_variance_text", "Std of the W_O input per position, text (Fig. 4a)", r.Model), XName: "position", YName: "within-token std"})); err != nil {
 				return nil, err
 			}

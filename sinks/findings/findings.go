@@ -15,18 +15,27 @@ import (
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
+// NeuronLayerAuto asks for the super-neuron layer to be found by ScanNeurons (the default):
+// every layer's strongest token-0 channel is reported and the strongest layer is analysed.
+const NeuronLayerAuto = -1
+
 // Setting is what the findings run on.
 type Setting struct {
 	Model *transformer.Model
-	// Text is the text batch (paper: 20 samples × 64 tokens, BOS prepended when the model has one).
-	Text [][]int
+	// Main is the main batch (paper: 20 text samples × 64 tokens, BOS prepended when the model has
+	// one); MainBOS says whether position 0 of every sequence is the BOS token.
+	Main    [][]int
+	MainBOS bool
 	// Random is the random-token batch of Fig. 4b (paper: 500 sequences × 64, no BOS).
 	Random [][]int
 	// Batch bounds the sequences per forward pass (memory); 0 means 16.
 	Batch int
-	// NeuronLayer is the layer searched for super neurons (paper: 1 for Llama-2-7B); the disparity
-	// and the QK lock are read at the next layer.
+	// NeuronLayer is the layer searched for super neurons (paper: 1 for Llama-2-7B), any layer of
+	// the model; the disparity and the QK lock are read at the next layer (the final norm when it
+	// is the last layer, and then there is no QK lock). NeuronLayerAuto: Resolve scans the layers.
 	NeuronLayer int
+	// Scan is the layer scan that chose NeuronLayer (nil when NeuronLayer was given).
+	Scan *NeuronScan
 	// VarianceLayers are the layers of Fig. 4a (paper: 0, 1, 2).
 	VarianceLayers []int
 }
@@ -44,11 +53,14 @@ func (s *Setting) Validate() error {
 		return fmt.Errorf("findings: no model")
 	}
 	L := s.Model.Config.NLayers
-	if len(s.Text) == 0 {
-		return fmt.Errorf("findings: empty text batch")
+	if len(s.Main) == 0 {
+		return fmt.Errorf("findings: empty main batch")
 	}
-	if s.NeuronLayer < 0 || s.NeuronLayer+1 >= L {
-		return fmt.Errorf("findings: NeuronLayer %d must be in 0..%d (the next layer is read too) for a %d-layer model", s.NeuronLayer, L-2, L)
+	if len(s.Main[0]) < 2 {
+		return fmt.Errorf("findings: main batch sequences have %d token(s); the findings compare token 0 with later tokens, so give at least 2", len(s.Main[0]))
+	}
+	if s.NeuronLayer != NeuronLayerAuto && (s.NeuronLayer < 0 || s.NeuronLayer >= L) {
+		return fmt.Errorf("findings: NeuronLayer (--layer) %d is outside 0..%d for a %d-layer model (or use auto: %d)", s.NeuronLayer, L-1, L, NeuronLayerAuto)
 	}
 	for _, l := range s.VarianceLayers {
 		if l < 0 || l >= L {
@@ -58,8 +70,107 @@ func (s *Setting) Validate() error {
 	return nil
 }
 
+// Resolve validates the setting and, when NeuronLayer is NeuronLayerAuto, runs ScanNeurons and
+// sets NeuronLayer to the strongest layer (Scan keeps every layer's candidate).
+func (s *Setting) Resolve() error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if s.NeuronLayer != NeuronLayerAuto {
+		return nil
+	}
+	scan, err := ScanNeurons(s)
+	if err != nil {
+		return fmt.Errorf("super-neuron layer scan: %w", err)
+	}
+	s.Scan, s.NeuronLayer = scan, scan.Best
+	return nil
+}
+
+// neuronLayer is the resolved NeuronLayer, or an error that says to call Resolve.
+func (s *Setting) neuronLayer() (int, error) {
+	if s.NeuronLayer == NeuronLayerAuto {
+		return 0, fmt.Errorf("findings: NeuronLayer is auto; call Setting.Resolve (Prepare does) to scan the layers first")
+	}
+	if err := s.Validate(); err != nil {
+		return 0, err
+	}
+	return s.NeuronLayer, nil
+}
+
 func (s *Setting) run(tokens [][]int, names ...string) (*transformer.Cache, error) {
 	return s.Model.RunWithCacheBatched(tokens, s.batch(), names...)
+}
+
+// LayerCandidate is one layer's strongest token-0 FFN channel (see ScanNeurons).
+type LayerCandidate struct {
+	Layer int `json:"layer"`
+	// Neuron is the channel with the largest First − Rest (mean |activation| at token 0 minus at
+	// tokens 1..T−1, of the W_down input); First and Rest are its two means.
+	Neuron int     `json:"neuron"`
+	First  float64 `json:"first"`
+	Rest   float64 `json:"rest"`
+	// NeuronByRatio is the channel with the largest First / Rest (the other contrast reading).
+	NeuronByRatio int     `json:"neuron_by_ratio"`
+	Ratio         float64 `json:"ratio"` // First / Rest of NeuronByRatio
+	// DownDim is the residual dimension Neuron writes most (argmax_j |W_down[j, Neuron]|) and
+	// DownMax that |weight|.
+	DownDim int     `json:"down_dim"`
+	DownMax float64 `json:"down_max"`
+	// Strength = (First − Rest) · DownMax: how much more the channel writes into one residual
+	// dimension at token 0 than at the other tokens. The scan picks the layer where it is largest.
+	Strength float64 `json:"strength"`
+}
+
+// NeuronScan is the super-neuron layer scan: one candidate per layer and the strongest layer.
+type NeuronScan struct {
+	Layers []LayerCandidate `json:"layers"`
+	Best   int              `json:"best_layer"`
+	Rule   string           `json:"rule"`
+}
+
+// ScanRule says how ScanNeurons picks the layer (for reports).
+const ScanRule = "largest (First − Rest) · max|W_down[:, n]| over layers, n the top First − Rest channel of each layer"
+
+// ScanNeurons looks for the super neuron in every layer instead of assuming Llama-2-7B's layer 1:
+// per layer, the FFN channel (W_down input, blocks.{L}.mlp.hook_post) that fires most on token 0
+// relative to the other tokens of the main batch, how strongly it writes into one residual
+// dimension, and the layer where that is strongest. Works for gated (SwiGLU) and plain (GELU) MLPs.
+func ScanNeurons(s *Setting) (*NeuronScan, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	cfg := s.Model.Config
+	L, F, D := cfg.NLayers, cfg.DMLP, cfg.DModel
+	c, err := s.run(s.Main, "blocks.*.mlp.hook_post")
+	if err != nil {
+		return nil, err
+	}
+	scan := &NeuronScan{Rule: ScanRule}
+	for l := 0; l < L; l++ {
+		con, err := metrics.ActivationContrast(c.MustGet("mlp.post", l), 1)
+		if err != nil {
+			return nil, fmt.Errorf("layer %d: %w", l, err)
+		}
+		down, _, err := s.Model.Param(fmt.Sprintf("blocks/%d/mlp/down/weights", l))
+		if err != nil {
+			return nil, fmt.Errorf("layer %d: %w", l, err)
+		}
+		n := con.OrderByDiff[0]
+		col, err := metrics.DownColumnSparsity(down, D, F, n, 1)
+		if err != nil {
+			return nil, fmt.Errorf("layer %d: %w", l, err)
+		}
+		cand := LayerCandidate{Layer: l, Neuron: n, First: con.First[n], Rest: con.Rest[n],
+			NeuronByRatio: con.Order[0], Ratio: con.Score[con.Order[0]],
+			DownDim: col.TopDims[0], DownMax: col.SortedAbs[0]}
+		cand.Strength = (cand.First - cand.Rest) * cand.DownMax
+		scan.Layers = append(scan.Layers, cand)
+		if cand.Strength > scan.Layers[scan.Best].Strength {
+			scan.Best = l
+		}
+	}
+	return scan, nil
 }
 
 // SinkOnset is paper Fig. 3 plus Gu et al.'s sink scores.
@@ -70,9 +181,12 @@ type SinkOnset struct {
 }
 
 // RunSinkOnset computes the per-layer attention to token 0, the token-0 norm ratio, the onset layer
-// and Gu et al.'s α_0 per (layer, head) with ε = 0.3, on the text batch.
+// and Gu et al.'s α_0 per (layer, head) with ε = 0.3, on the main batch.
 func RunSinkOnset(s *Setting) (*SinkOnset, error) {
-	c, err := s.run(s.Text, metrics.SinkProfileNames...)
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := s.run(s.Main, metrics.SinkProfileNames...)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +199,7 @@ func RunSinkOnset(s *Setting) (*SinkOnset, error) {
 	for l := 0; l < L; l++ {
 		patterns = append(patterns, c.MustGet("pattern", l))
 	}
-	gu, err := metrics.GuSinkScores(patterns, 0, 0.3)
+	gu, err := metrics.GuSinkScores(patterns, 0, metrics.GuEps)
 	if err != nil {
 		return nil, err
 	}
@@ -94,22 +208,32 @@ func RunSinkOnset(s *Setting) (*SinkOnset, error) {
 
 // LayerCurve is one per-position curve with its σ_v/√(t+1) fit.
 type LayerCurve struct {
-	Layer int                     `json:"layer"`
-	Std   []float64               `json:"std"`
-	Fit   *metrics.InverseSqrtFit `json:"fit"`
+	Layer int `json:"layer"`
+	// Std is the population std (divide by n), the reading sinkscope plots; StdBessel the
+	// Bessel-corrected one (divide by n − 1, torch's default and the authors' notebook), larger by
+	// √(n/(n−1)) with n = BesselN values per std (hidden size for Fig. 4a, samples for Fig. 4b).
+	Std       []float64               `json:"std"`
+	StdBessel []float64               `json:"std_bessel"`
+	BesselN   int                     `json:"bessel_n"`
+	Fit       *metrics.InverseSqrtFit `json:"fit"`
 }
 
-// Variance is paper Fig. 4a (text, within-token std of the W_O input per position, several layers),
-// Fig. 4b (random tokens, across-sample std per position at the neuron layer) and the toy check.
+// Variance is paper Fig. 4a (main batch, within-token std of the W_O input per position, several
+// layers), Fig. 4b (random tokens, across-sample std per position at the neuron layer) and the toy
+// check.
 type Variance struct {
-	Text   []LayerCurve       `json:"text"`
+	Main   []LayerCurve       `json:"main"`
 	Random *LayerCurve        `json:"random,omitempty"`
 	Toy    *metrics.ToyResult `json:"toy,omitempty"`
 }
 
-// RunVariance computes Fig. 4a on the text batch, Fig. 4b on the random batch (when given), and the
+// RunVariance computes Fig. 4a on the main batch, Fig. 4b on the random batch (when given), and the
 // toy block when toy is true.
 func RunVariance(s *Setting, toy bool) (*Variance, error) {
+	nl, err := s.neuronLayer()
+	if err != nil {
+		return nil, err
+	}
 	layers := s.VarianceLayers
 	if len(layers) == 0 {
 		layers = []int{0, 1, 2}
@@ -121,25 +245,25 @@ func RunVariance(s *Setting, toy bool) (*Variance, error) {
 	for _, l := range layers {
 		names = append(names, fmt.Sprintf("blocks.%d.attn.hook_z", l))
 	}
-	c, err := s.run(s.Text, names...)
+	c, err := s.run(s.Main, names...)
 	if err != nil {
 		return nil, err
 	}
 	v := &Variance{}
 	for _, l := range layers {
-		curve, err := layerCurve(c, l, metrics.WithinTokenStd)
+		z := c.MustGet("z", l)
+		curve, err := layerCurve(z, l, metrics.WithinTokenStd, z.Shape[2]*z.Shape[3])
 		if err != nil {
 			return nil, err
 		}
-		v.Text = append(v.Text, *curve)
+		v.Main = append(v.Main, *curve)
 	}
 	if len(s.Random) > 1 {
-		l := s.NeuronLayer
-		c, err := s.run(s.Random, fmt.Sprintf("blocks.%d.attn.hook_z", l))
+		c, err := s.run(s.Random, fmt.Sprintf("blocks.%d.attn.hook_z", nl))
 		if err != nil {
 			return nil, err
 		}
-		if v.Random, err = layerCurve(c, l, metrics.AcrossSampleStd); err != nil {
+		if v.Random, err = layerCurve(c.MustGet("z", nl), nl, metrics.AcrossSampleStd, len(s.Random)); err != nil {
 			return nil, err
 		}
 	}
@@ -153,9 +277,10 @@ func RunVariance(s *Setting, toy bool) (*Variance, error) {
 	return v, nil
 }
 
-// layerCurve applies a per-position statistic to layer l's W_O input (hook_z) and fits σ_v/√(t+1).
-func layerCurve(c *transformer.Cache, l int, stat func(*transformer.Activation) ([]float64, error)) (*LayerCurve, error) {
-	std, err := stat(c.MustGet("z", l))
+// layerCurve applies a per-position statistic to layer l's W_O input z (hook_z), fits σ_v/√(t+1),
+// and adds the Bessel-corrected curve for n values per std.
+func layerCurve(z *transformer.Activation, l int, stat func(*transformer.Activation) ([]float64, error), n int) (*LayerCurve, error) {
+	std, err := stat(z)
 	if err != nil {
 		return nil, err
 	}
@@ -163,14 +288,22 @@ func layerCurve(c *transformer.Cache, l int, stat func(*transformer.Activation) 
 	if err != nil {
 		return nil, err
 	}
-	return &LayerCurve{Layer: l, Std: std, Fit: fit}, nil
+	f := metrics.BesselFactor(n)
+	bessel := make([]float64, len(std))
+	for i, v := range std {
+		bessel[i] = v * f
+	}
+	return &LayerCurve{Layer: l, Std: std, StdBessel: bessel, BesselN: n, Fit: fit}, nil
 }
 
 // RunWOPreservation is paper Fig. 7 at the neuron layer: within-token std per position of the W_O
 // input and of the attention output, and their rank correlation.
 func RunWOPreservation(s *Setting) (*metrics.WOPreservation, error) {
-	l := s.NeuronLayer
-	c, err := s.run(s.Text, fmt.Sprintf("blocks.%d.attn.hook_z", l), fmt.Sprintf("blocks.%d.hook_attn_out", l))
+	l, err := s.neuronLayer()
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.run(s.Main, fmt.Sprintf("blocks.%d.attn.hook_z", l), fmt.Sprintf("blocks.%d.hook_attn_out", l))
 	if err != nil {
 		return nil, err
 	}
@@ -180,93 +313,144 @@ func RunWOPreservation(s *Setting) (*metrics.WOPreservation, error) {
 // SuperNeurons is paper Fig. 8 (row norms of W_gate and W_up), the activation-contrast ranking,
 // Fig. 9 (selective activation of the chosen neuron) and Fig. 10 (its down-projection column).
 type SuperNeurons struct {
-	Layer    int               `json:"layer"`
-	GateNorm *metrics.RowNorms `json:"gate_row_norms"`
+	Layer int `json:"layer"`
+	// GateNorm ranks the rows of W_gate (nil for a plain GELU MLP, which has none); UpNorm the rows
+	// of W_up (GPT-2: c_fc).
+	GateNorm *metrics.RowNorms `json:"gate_row_norms,omitempty"`
 	UpNorm   *metrics.RowNorms `json:"up_row_norms"`
 	Contrast *metrics.Contrast `json:"contrast"`
-	// Neuron is the super neuron studied in Fig. 9–10: the top of the activation-contrast ranking
-	// (the channel that fires on token 0); ByNorm is the top of the W_up row-norm ranking (the
-	// paper's method), which coincides with Neuron in Llama-2-7B but not always in small models.
-	Neuron    int                 `json:"neuron"`
-	ByNorm    int                 `json:"neuron_by_row_norm"`
-	Selective *metrics.Selective  `json:"selective"`
-	Down      *metrics.DownColumn `json:"down_column"`
+	// Neuron is the super neuron studied in Fig. 9–10: the top of the activation contrast by
+	// difference (the channel that adds the most to token 0). NeuronByRatio is the top by ratio
+	// (the selectivity reading, which can promote weak channels); ByNorm the top of the W_up
+	// row-norm ranking (the paper's method). They coincide in Llama-2-7B, not always in small models.
+	Neuron        int `json:"neuron"`
+	NeuronByRatio int `json:"neuron_by_ratio"`
+	ByNorm        int `json:"neuron_by_row_norm"`
+	// SelectiveRow names the weight row of Fig. 9's cosine: "gate" (SwiGLU) or "up" (GELU MLP,
+	// whose up projection is the pre-activation).
+	SelectiveRow string              `json:"selective_row"`
+	Selective    *metrics.Selective  `json:"selective"`
+	Down         *metrics.DownColumn `json:"down_column"`
 }
 
 // RunSuperNeurons ranks the FFN channels of the neuron layer and describes the chosen neuron.
 func RunSuperNeurons(s *Setting, topK int) (*SuperNeurons, error) {
+	l, err := s.neuronLayer()
+	if err != nil {
+		return nil, err
+	}
 	cfg := s.Model.Config
-	if cfg.MLP != transformer.SwiGLU {
-		return nil, fmt.Errorf("findings: super neurons need a gated (SwiGLU) MLP; %s has %q", cfg.Family, cfg.MLP)
-	}
-	l := s.NeuronLayer
 	F, D := cfg.DMLP, cfg.DModel
-	gate, _, err := s.Model.Param(fmt.Sprintf("blocks/%d/mlp/gate/weights", l))
+	param := func(name string) ([]float32, error) {
+		w, _, err := s.Model.Param(fmt.Sprintf("blocks/%d/mlp/%s/weights", l, name))
+		return w, err
+	}
+	up, err := param("up")
 	if err != nil {
 		return nil, err
 	}
-	up, _, err := s.Model.Param(fmt.Sprintf("blocks/%d/mlp/up/weights", l))
-	if err != nil {
-		return nil, err
-	}
-	down, _, err := s.Model.Param(fmt.Sprintf("blocks/%d/mlp/down/weights", l))
+	down, err := param("down")
 	if err != nil {
 		return nil, err
 	}
 	r := &SuperNeurons{Layer: l}
-	if r.GateNorm, err = metrics.RowNormRanking(gate, F, D, topK); err != nil {
-		return nil, err
-	}
 	if r.UpNorm, err = metrics.RowNormRanking(up, F, D, topK); err != nil {
 		return nil, err
 	}
-	c, err := s.run(s.Text, fmt.Sprintf("blocks.%d.mlp.hook_post", l), fmt.Sprintf("blocks.%d.mlp.hook_up", l),
-		fmt.Sprintf("blocks.%d.ln2.hook_normalized", l))
+	// The cosine row and the pre-activation value of Fig. 9.
+	row, preHook := up, "mlp.hook_pre"
+	r.SelectiveRow = "up"
+	if cfg.MLP == transformer.SwiGLU {
+		gate, err := param("gate")
+		if err != nil {
+			return nil, err
+		}
+		if r.GateNorm, err = metrics.RowNormRanking(gate, F, D, topK); err != nil {
+			return nil, err
+		}
+		row, preHook, r.SelectiveRow = gate, "mlp.hook_up", "gate"
+	}
+	preName := fmt.Sprintf("blocks.%d.%s", l, preHook)
+	c, err := s.run(s.Main, fmt.Sprintf("blocks.%d.mlp.hook_post", l), preName, fmt.Sprintf("blocks.%d.ln2.hook_normalized", l))
 	if err != nil {
 		return nil, err
 	}
 	if r.Contrast, err = metrics.ActivationContrast(c.MustGet("mlp.post", l), topK); err != nil {
 		return nil, err
 	}
-	r.Neuron, r.ByNorm = r.Contrast.Order[0], r.UpNorm.Order[0]
+	r.Neuron, r.NeuronByRatio, r.ByNorm = r.Contrast.OrderByDiff[0], r.Contrast.Order[0], r.UpNorm.Order[0]
 	n := r.Neuron
-	if r.Selective, err = metrics.SelectiveActivation(c.MustGet("ln2.normalized", l), c.MustGet("mlp.up", l), gate[n*D:(n+1)*D], n); err != nil {
+	if r.Selective, err = metrics.SelectiveActivation(c.MustGet("ln2.normalized", l), c.MustGet(preName), row[n*D:(n+1)*D], n); err != nil {
 		return nil, err
 	}
-	if r.Down, err = metrics.DownColumnSparsity(down, D, F, n, 10); err != nil {
+	if r.Down, err = metrics.DownColumnSparsity(down, D, F, n, min(10, D)); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// Disparity is paper Table 1 and the dominance ratio per layer.
+// Disparity is paper Table 1 and the dominance ratio per layer. The paper does not say where the
+// massive dimension is picked, so both readings are kept: in the residual stream entering Layer
+// (before the norm: Dim, the paper's reading as far as known — Llama-2-7B's 2533 is a residual
+// massive-activation dimension) and on the normalised vector itself (after the norm: DimAfterNorm,
+// where the norm's scale can promote another dimension).
 type Disparity struct {
-	Layer     int       `json:"layer"` // the layer whose input norm is read (NeuronLayer + 1)
-	Dim       int       `json:"massive_dim"`
-	DimValue  float64   `json:"massive_dim_mean_abs"` // mean |x[Dim]| of token 0 entering Layer
-	Disparity float64   `json:"disparity"`            // at Layer's ln1 output, token 0 (mean of per-sample ratios)
-	Pooled    float64   `json:"disparity_pooled"`     // the same from batch means (the authors' computation)
-	Dominance []float64 `json:"dominance_per_layer"`  // max|x|/mean|x| of token 0 entering each layer
+	// Layer is the layer whose input norm is read (NeuronLayer + 1); when the neuron layer is the
+	// last one, Layer = NLayers and the final norm is read. Norm names the hook read.
+	Layer int    `json:"layer"`
+	Norm  string `json:"norm"`
+	// Dim is token 0's massive dimension entering Layer (before the norm), DimValue its mean |x|.
+	Dim      int     `json:"massive_dim"`
+	DimValue float64 `json:"massive_dim_mean_abs"`
+	// Disparity is at the norm's output for Dim, token 0: the mean of per-sample ratios; Pooled the
+	// ratio of batch means (the authors' computation).
+	Disparity float64 `json:"disparity"`
+	Pooled    float64 `json:"disparity_pooled"`
+	// DimAfterNorm is token 0's largest mean-|x| dimension at the norm's output, with both
+	// disparities for it.
+	DimAfterNorm       int       `json:"massive_dim_after_norm"`
+	DimAfterNormValue  float64   `json:"massive_dim_after_norm_mean_abs"`
+	DisparityAfterNorm float64   `json:"disparity_after_norm_dim"`
+	PooledAfterNorm    float64   `json:"disparity_pooled_after_norm_dim"`
+	Dominance          []float64 `json:"dominance_per_layer"` // max|x|/mean|x| of token 0 entering each layer
 }
 
 // RunDisparity finds token 0's massive dimension entering the layer after the neuron layer and
-// measures the disparity after that layer's input norm, and the dominance ratio of every layer.
+// measures the disparity after that layer's input norm (the final norm after the last layer), and
+// the dominance ratio of every layer.
 func RunDisparity(s *Setting) (*Disparity, error) {
-	L := s.Model.Config.NLayers
-	next := s.NeuronLayer + 1
-	c, err := s.run(s.Text, "blocks.*.hook_resid_pre", fmt.Sprintf("blocks.%d.ln1.hook_normalized", next))
+	nl, err := s.neuronLayer()
 	if err != nil {
 		return nil, err
 	}
-	d := &Disparity{Layer: next}
-	if d.Dim, d.DimValue, err = metrics.MassiveDim(c.MustGet("resid_pre", next), 0); err != nil {
+	L := s.Model.Config.NLayers
+	next := nl + 1
+	norm := "ln_final.hook_normalized"
+	if next < L {
+		norm = fmt.Sprintf("blocks.%d.ln1.hook_normalized", next)
+	}
+	c, err := s.run(s.Main, "blocks.*.hook_resid_pre", fmt.Sprintf("blocks.%d.hook_resid_post", nl), norm)
+	if err != nil {
 		return nil, err
 	}
-	if d.Disparity, err = metrics.DimensionDisparity(c.MustGet("ln1.normalized", next), 0, d.Dim); err != nil {
+	x := c.MustGet(norm)
+	d := &Disparity{Layer: next, Norm: norm}
+	if d.Dim, d.DimValue, err = metrics.MassiveDim(c.MustGet("resid_post", nl), 0); err != nil {
 		return nil, err
 	}
-	if d.Pooled, err = metrics.DimensionDisparityPooled(c.MustGet("ln1.normalized", next), 0, d.Dim); err != nil {
+	if d.DimAfterNorm, d.DimAfterNormValue, err = metrics.MassiveDim(x, 0); err != nil {
 		return nil, err
+	}
+	for _, v := range []struct {
+		dim           int
+		ratio, pooled *float64
+	}{{d.Dim, &d.Disparity, &d.Pooled}, {d.DimAfterNorm, &d.DisparityAfterNorm, &d.PooledAfterNorm}} {
+		if *v.ratio, err = metrics.DimensionDisparity(x, 0, v.dim); err != nil {
+			return nil, err
+		}
+		if *v.pooled, err = metrics.DimensionDisparityPooled(x, 0, v.dim); err != nil {
+			return nil, err
+		}
 	}
 	for l := 0; l < L; l++ {
 		r, err := metrics.DominanceRatio(c.MustGet("resid_pre", l), 0)
@@ -288,6 +472,9 @@ type QKLock struct {
 // RunQKLock measures, per head of layer, how the query side locks onto the key direction that the
 // massive dimension dim writes.
 func RunQKLock(s *Setting, layer, dim int) (*QKLock, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
 	if layer < 0 || layer >= s.Model.Config.NLayers {
 		return nil, fmt.Errorf("findings: QK lock layer %d is outside 0..%d", layer, s.Model.Config.NLayers-1)
 	}
@@ -299,22 +486,39 @@ func RunQKLock(s *Setting, layer, dim int) (*QKLock, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.run(s.Text, fmt.Sprintf("blocks.%d.attn.hook_q", layer), fmt.Sprintf("blocks.%d.attn.hook_k", layer))
+	c, err := s.run(s.Main, fmt.Sprintf("blocks.%d.attn.hook_q", layer), fmt.Sprintf("blocks.%d.attn.hook_k", layer),
+		fmt.Sprintf("blocks.%d.ln1.hook_normalized", layer))
 	if err != nil {
 		return nil, err
 	}
-	heads, err := metrics.QKLock(s.Model.Config, wq, wk, dim, c.MustGet("attn.q", layer), c.MustGet("attn.k", layer))
+	heads, err := metrics.QKLock(s.Model.Config, wq, wk, dim, c.MustGet("attn.q", layer), c.MustGet("attn.k", layer), c.MustGet("ln1.normalized", layer))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("layer %d: %w", layer, err)
 	}
 	return &QKLock{Layer: layer, Dim: dim, Heads: heads}, nil
 }
 
+// RunQKLockNext is RunQKLock where the chain leads: the layer whose input norm d was read, at d's
+// massive dimension. It returns nil, nil when there is no such layer (the neuron layer is the last
+// one, d read the final norm).
+func RunQKLockNext(s *Setting, d *Disparity) (*QKLock, error) {
+	if d == nil {
+		return nil, fmt.Errorf("findings: RunQKLockNext needs the disparity result (RunDisparity) for its layer and massive dimension")
+	}
+	if d.Layer >= s.Model.Config.NLayers {
+		return nil, nil
+	}
+	return RunQKLock(s, d.Layer, d.Dim)
+}
+
 // RunEffectiveRank is paper Fig. 21: the effective rank of each layer's input hidden states
-// (mean over the text samples), and of the final norm's output as the last entry.
+// (mean over the main batch's samples), and of the final norm's output as the last entry.
 func RunEffectiveRank(s *Setting) ([]float64, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
 	L := s.Model.Config.NLayers
-	c, err := s.run(s.Text, "blocks.*.hook_resid_pre", "ln_final.hook_normalized")
+	c, err := s.run(s.Main, "blocks.*.hook_resid_pre", "ln_final.hook_normalized")
 	if err != nil {
 		return nil, err
 	}

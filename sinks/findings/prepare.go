@@ -6,32 +6,43 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 
+	"github.com/sinkscope/sinkscope/datasets/batch"
 	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/sinks/models"
 )
 
 // Params are the knobs of a reproduction; PaperParams are the paper's Llama-2-7B settings.
 type Params struct {
-	Samples, SeqLen int    // text batch: paper 20 × 64 (BOS counted)
+	Samples, SeqLen int    // main batch: paper 20 × 64 (BOS counted)
 	Random          int    // random-token sequences for Fig. 4b: paper 500 (0 or 1 skips it)
 	Data            string // main batch: "text", "random" or "auto" (text when a tokenizer exists)
-	BOS             string // "on", "off" or "auto"
-	NeuronLayer     int    // paper: 1
-	Batch           int    // sequences per forward pass
-	Seed            uint64
+	// BOS for the main batch: "on", "off" or "auto" (on whenever the tokenizer or config.json
+	// defines a BOS token). The random batch of Fig. 4b never has BOS (the paper's setting).
+	BOS string
+	// NeuronLayer is the super-neuron layer, or NeuronLayerAuto (the default) to scan every layer
+	// and take the strongest (Llama-2-7B: layer 1).
+	NeuronLayer int
+	Batch       int // sequences per forward pass
+	Seed        uint64
+	// MainIDs and RandomIDs, when set, are used instead of the generated batches (e.g. read with
+	// batch.ReadIDs from the files named in MainIDsFrom / RandomIDsFrom, which reports quote).
+	MainIDs, RandomIDs         [][]int
+	MainIDsFrom, RandomIDsFrom string
 	// BF16Weights keeps checkpoint weights in bfloat16 (half the memory: Llama-2-7B fits in 14 GB);
 	// computation and statistics stay float32.
 	BF16Weights bool
 }
 
 // PaperParams are the paper's settings: 20 text samples × 64 tokens with BOS, 500 random sequences
-// × 64 without BOS, super neurons in layer 1, disparity and QK lock at layer 2.
+// × 64 without BOS; the super-neuron layer is scanned (Llama-2-7B: layer 1, disparity and QK lock at
+// layer 2).
 func PaperParams() Params {
-	return Params{Samples: 20, SeqLen: 64, Random: 500, Data: "auto", BOS: "auto", NeuronLayer: 1, Batch: 16}
+	return Params{Samples: 20, SeqLen: 64, Random: 500, Data: "auto", BOS: "auto", NeuronLayer: NeuronLayerAuto, Batch: 16}
 }
 
-// Prepare opens a model source (see package models) on the backend and builds the setting and its
-// description. be may be nil (then backend.New()).
+// Prepare opens a model source (see package models) on the backend, builds the setting and its
+// description, and resolves the super-neuron layer (Setting.Resolve). be may be nil (then
+// backend.New()).
 func Prepare(be compute.Backend, source string, p Params) (*Setting, Describe, *models.Loaded, error) {
 	var d Describe
 	if be == nil {
@@ -48,21 +59,59 @@ func Prepare(be compute.Backend, source string, p Params) (*Setting, Describe, *
 	if err != nil {
 		return nil, d, nil, err
 	}
-	text, err := l.Inputs(models.InputSpec{Data: p.Data, BOS: p.BOS, N: p.Samples, SeqLen: p.SeqLen, Seed: p.Seed})
-	if err != nil {
-		return nil, d, nil, err
+	s := &Setting{Model: l.Model, Batch: p.Batch, NeuronLayer: p.NeuronLayer}
+	d = Describe{Model: l.Describe(), Backend: backend.Describe(be), Random: "none"}
+	if s.Main, s.MainBOS, d.Main, err = mainBatch(l, p); err != nil {
+		return nil, d, nil, fmt.Errorf("%s: %w", source, err)
 	}
-	s := &Setting{Model: l.Model, Text: text.Tokens, Batch: p.Batch, NeuronLayer: p.NeuronLayer}
-	d = Describe{Model: l.Describe(), Backend: backend.Describe(be), Text: text.Describe, Random: "none"}
-	if p.Random > 1 {
+	switch {
+	case p.RandomIDs != nil:
+		if err := batch.CheckIDs(p.RandomIDs, l.Model.Config.VocabSize); err != nil {
+			return nil, d, nil, fmt.Errorf("%s: random-batch ids (--random-ids %s): %w", source, p.RandomIDsFrom, err)
+		}
+		s.Random = p.RandomIDs
+		d.Random = fmt.Sprintf("%d given sequences × %d tokens (%s, sha256 %.12s)", len(p.RandomIDs), len(p.RandomIDs[0]), orGiven(p.RandomIDsFrom), batch.IDsHash(p.RandomIDs))
+	case p.Random > 1:
 		rnd, err := l.Inputs(models.InputSpec{Data: "random", BOS: "off", N: p.Random, SeqLen: p.SeqLen, Seed: p.Seed + 1})
 		if err != nil {
 			return nil, d, nil, err
 		}
 		s.Random, d.Random = rnd.Tokens, rnd.Describe
 	}
-	if err := s.Validate(); err != nil {
+	if err := s.Resolve(); err != nil {
 		return nil, d, nil, fmt.Errorf("%s: %w", source, err)
 	}
 	return s, d, l, nil
+}
+
+// mainBatch builds (or checks the given) main batch and says whether it starts with BOS.
+func mainBatch(l *models.Loaded, p Params) ([][]int, bool, string, error) {
+	if p.MainIDs == nil {
+		in, err := l.Inputs(models.InputSpec{Data: p.Data, BOS: p.BOS, N: p.Samples, SeqLen: p.SeqLen, Seed: p.Seed})
+		if err != nil {
+			return nil, false, "", err
+		}
+		return in.Tokens, in.BOS, in.Describe, nil
+	}
+	ids := p.MainIDs
+	if err := batch.CheckIDs(ids, l.Model.Config.VocabSize); err != nil {
+		return nil, false, "", fmt.Errorf("main-batch ids (--ids %s): %w", p.MainIDsFrom, err)
+	}
+	bosID, hasBOS := l.BOSID()
+	bos := hasBOS
+	for _, row := range ids {
+		bos = bos && row[0] == bosID
+	}
+	bosText := "no BOS at position 0"
+	if bos {
+		bosText = fmt.Sprintf("BOS %d at position 0 of every sequence", bosID)
+	}
+	return ids, bos, fmt.Sprintf("%d given sequences × %d tokens (%s, sha256 %.12s, %s)", len(ids), len(ids[0]), orGiven(p.MainIDsFrom), batch.IDsHash(ids), bosText), nil
+}
+
+func orGiven(from string) string {
+	if from == "" {
+		return "given ids"
+	}
+	return from
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sinkscope/sinkscope/datasets/batch"
 	"github.com/sinkscope/sinkscope/internal/atomicfile"
 	"github.com/sinkscope/sinkscope/plots"
 	"github.com/sinkscope/sinkscope/sinks/metrics"
@@ -18,26 +19,68 @@ import (
 
 // Results holds every number of one reproduction run (results.json).
 type Results struct {
-	Model     string                  `json:"model"`
-	Backend   string                  `json:"backend"`
-	Text      string                  `json:"text_batch"`
-	Random    string                  `json:"random_batch"`
-	Started   time.Time               `json:"started"`
-	Seconds   float64                 `json:"seconds"`
-	Sink      *SinkOnset              `json:"fig3_sink_onset"`
-	Variance  *Variance               `json:"fig4_variance"`
-	WO        *metrics.WOPreservation `json:"fig7_wo_preservation"`
-	Neurons   *SuperNeurons           `json:"fig8_10_super_neurons,omitempty"`
-	Disparity *Disparity              `json:"table1_disparity"`
-	QK        *QKLock                 `json:"fig12_qk_lock"`
-	Rank      []float64               `json:"fig21_effective_rank"`
-	Figures   []string                `json:"figures"`
-	SVG       bool                    `json:"svg_written"`
+	Model   string    `json:"model"`
+	Backend string    `json:"backend"`
+	Main    string    `json:"main_batch"`
+	Random  string    `json:"random_batch"`
+	Inputs  Inputs    `json:"inputs"`
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	// NeuronLayer is the super-neuron layer the findings read; Scan, when present, is the layer
+	// scan that chose it (absent when the layer was given).
+	NeuronLayer int                     `json:"neuron_layer"`
+	Scan        *NeuronScan             `json:"super_neuron_layer_scan,omitempty"`
+	Sink        *SinkOnset              `json:"fig3_sink_onset"`
+	Variance    *Variance               `json:"fig4_variance"`
+	WO          *metrics.WOPreservation `json:"fig7_wo_preservation"`
+	Neurons     *SuperNeurons           `json:"fig8_10_super_neurons"`
+	Disparity   *Disparity              `json:"table1_disparity"`
+	QK          *QKLock                 `json:"fig12_qk_lock"`
+	// QKSkipped says why there is no QK lock (the neuron layer is the last layer).
+	QKSkipped string    `json:"fig12_qk_lock_skipped,omitempty"`
+	Rank      []float64 `json:"fig21_effective_rank"`
+	// Definitions puts both readings of each definition the paper leaves open side by side.
+	Definitions []Definition `json:"open_definitions"`
+	// Errors lists the findings that failed (their numbers are absent; the others are kept).
+	Errors []string `json:"errors,omitempty"`
+	// Figures lists the figures written; FigureErrors those that could not be drawn.
+	Figures      []string `json:"figures"`
+	FigureErrors []string `json:"figure_errors,omitempty"`
+	SVG          bool     `json:"svg_written"`
+}
+
+// Inputs records the exact token ids a run used (also written to ids.json beside results.json),
+// so every number can be recomputed elsewhere.
+type Inputs struct {
+	File   string      `json:"file"` // "ids.json": {"main": [[…]], "random": [[…]]}
+	Main   BatchRecord `json:"main"`
+	Random BatchRecord `json:"random"`
+}
+
+// BatchRecord describes one batch of token ids.
+type BatchRecord struct {
+	N      int    `json:"n"`
+	SeqLen int    `json:"seq_len"`
+	BOS    bool   `json:"bos_at_position_0"`
+	SHA256 string `json:"sha256"` // batch.IDsHash: SHA-256 of the ids' compact JSON
+	// IDs are inlined for the main batch (small); the random batch is only in the ids file.
+	IDs [][]int `json:"ids,omitempty"`
+}
+
+func batchRecord(ids [][]int, bos, inline bool) BatchRecord {
+	if len(ids) == 0 {
+		return BatchRecord{}
+	}
+	r := BatchRecord{N: len(ids), SeqLen: len(ids[0]), BOS: bos, SHA256: batch.IDsHash(ids)}
+	if inline {
+		r.IDs = ids
+	}
+	return r
 }
 
 // Describe says what a reproduction ran on, for the report.
 type Describe struct {
-	Model, Backend, Text, Random string
+	Model, Backend, Main, Random string
 }
 
 // Step is one unit of work of Reproduce, for progress reporting.
@@ -50,12 +93,17 @@ type Step struct {
 // Options configure Reproduce.
 type Options struct {
 	Toy      bool       // also run the random-init toy block
-	NoSVG    bool       // skip the SVG files (they need node); HTML files are always written
+	NoSVG    bool       // skip the SVG files (they need node); HTML files are always attempted
 	Progress func(Step) // called before each step; may be nil
 }
 
-// Reproduce runs every finding on the setting and writes, into dir, one SVG and one HTML file per
-// figure, results.json with every number, and report.md listing the paper's values next to ours.
+// Reproduce runs every finding on the setting and writes into dir: ids.json (the token ids used),
+// results.json with every number and report.md listing the paper's values next to ours — both
+// before any figure is drawn — then one SVG and one HTML file per figure, and results.json and
+// report.md again with the figure list. A figure that cannot be drawn (no ECharts, no node) is
+// recorded in FigureErrors and never loses the numbers; a finding that fails is recorded in Errors,
+// the others still run, and Reproduce returns an error naming the failed findings after writing
+// everything it has.
 func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) {
 	toy, progress := o.Toy, o.Progress
 	if err := s.Validate(); err != nil {
@@ -64,23 +112,26 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	r := &Results{Model: d.Model, Backend: d.Backend, Text: d.Text, Random: d.Random, Started: time.Now()}
+	r := &Results{Model: d.Model, Backend: d.Backend, Main: d.Main, Random: d.Random, Started: time.Now()}
+	if err := writeIDs(dir, s, r); err != nil {
+		return nil, err
+	}
 	steps := []struct {
 		name string
 		fn   func() error
 	}{
+		{"super-neuron layer scan", func() error { return s.Resolve() }},
 		{"sink onset (Fig. 3)", func() (err error) { r.Sink, err = RunSinkOnset(s); return }},
 		{"variance discrepancy (Fig. 4, toy)", func() (err error) { r.Variance, err = RunVariance(s, toy); return }},
 		{"W_O preservation (Fig. 7)", func() (err error) { r.WO, err = RunWOPreservation(s); return }},
-		{"super neurons (Fig. 8-10)", func() (err error) {
-			if s.Model.Config.MLP != "swiglu" {
-				return nil
+		{"super neurons (Fig. 8-10)", func() (err error) { r.Neurons, err = RunSuperNeurons(s, 5); return }},
+		{"dimension disparity (Table 1)", func() (err error) { r.Disparity, err = RunDisparity(s); return }},
+		{"QK lock (Fig. 12)", func() (err error) {
+			if r.QK, err = RunQKLockNext(s, r.Disparity); err == nil && r.QK == nil {
+				r.QKSkipped = fmt.Sprintf("the super-neuron layer %d is the last layer: no later attention layer to lock", s.NeuronLayer)
 			}
-			r.Neurons, err = RunSuperNeurons(s, 5)
 			return
 		}},
-		{"dimension disparity (Table 1)", func() (err error) { r.Disparity, err = RunDisparity(s); return }},
-		{"QK lock (Fig. 12)", func() (err error) { r.QK, err = RunQKLock(s, r.Disparity.Layer, r.Disparity.Dim); return }},
 		{"effective rank (Fig. 21)", func() (err error) { r.Rank, err = RunEffectiveRank(s); return }},
 	}
 	total := len(steps) + 1
@@ -89,20 +140,79 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 			progress(Step{Name: st.name, Done: i, Of: total})
 		}
 		if err := st.fn(); err != nil {
-			return nil, fmt.Errorf("%s: %w", st.name, err)
+			r.Errors = append(r.Errors, fmt.Sprintf("%s: %v", st.name, err))
+			if i == 0 { // without a neuron layer nothing else can run
+				break
+			}
 		}
+	}
+	r.NeuronLayer, r.Scan = s.NeuronLayer, s.Scan
+	r.Definitions = Definitions(r)
+	r.Seconds = time.Since(r.Started).Seconds()
+	// The numbers first: a figure failure below cannot lose them.
+	if err := writeResults(dir, r); err != nil {
+		return nil, err
 	}
 	if progress != nil {
 		progress(Step{Name: "figures", Done: len(steps), Of: total})
 	}
-	figs, err := Figures(r)
-	if err != nil {
+	writeFigures(dir, r, o.NoSVG)
+	r.Seconds = time.Since(r.Started).Seconds()
+	if err := writeResults(dir, r); err != nil {
 		return nil, err
 	}
+	if progress != nil {
+		progress(Step{Name: "done", Done: total, Of: total})
+	}
+	if len(r.Errors) > 0 {
+		return r, fmt.Errorf("%d finding(s) failed (the others are in %s): %s", len(r.Errors), filepath.Join(dir, "results.json"), strings.Join(r.Errors, "; "))
+	}
+	return r, nil
+}
+
+// writeIDs writes ids.json and records the batches in r.Inputs.
+func writeIDs(dir string, s *Setting, r *Results) error {
+	r.Inputs = Inputs{File: "ids.json", Main: batchRecord(s.Main, s.MainBOS, true), Random: batchRecord(s.Random, false, false)}
+	b, err := json.Marshal(map[string][][]int{"main": s.Main, "random": s.Random})
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, "ids.json"), append(b, '\n'))
+}
+
+// writeResults writes results.json and report.md.
+func writeResults(dir string, r *Results) error {
+	raw, err := encodeNaNSafe(r)
+	if err != nil {
+		return fmt.Errorf("encoding results.json: %w", err)
+	}
+	var js bytes.Buffer
+	if err := json.Indent(&js, raw, "", "  "); err != nil {
+		return err
+	}
+	js.WriteByte('\n')
+	if err := atomicfile.Write(filepath.Join(dir, "results.json"), js.Bytes()); err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, "report.md"), []byte(Report(r)))
+}
+
+// writeFigures draws every figure as HTML (and SVG unless noSVG), recording each failure in
+// r.FigureErrors instead of stopping.
+func writeFigures(dir string, r *Results, noSVG bool) {
+	fail := func(format string, args ...any) {
+		r.FigureErrors = append(r.FigureErrors, fmt.Sprintf(format, args...))
+	}
+	figs, err := Figures(r)
+	if err != nil {
+		fail("building the figures: %v", err)
+		return
+	}
 	var svgs [][]byte
-	if !o.NoSVG {
+	if !noSVG {
 		if svgs, err = plots.RenderSVGs(context.Background(), figs...); err != nil {
-			return nil, fmt.Errorf("rendering SVGs (use NoSVG / --svg=false where node is not installed): %w", err)
+			fail("SVG files (they need node and the npm packages; --svg=false skips them): %v", err)
+			svgs = nil
 		}
 	}
 	r.SVG = svgs != nil
@@ -110,45 +220,47 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 		name := f.ID()
 		if svgs != nil {
 			if err := atomicfile.Write(filepath.Join(dir, name+".svg"), svgs[i]); err != nil {
-				return nil, err
+				fail("%s.svg: %v", name, err)
 			}
 		}
 		if err := plots.SaveHTML(f, filepath.Join(dir, name+".html")); err != nil {
-			return nil, err
+			fail("%s.html: %v", name, err)
+			continue
 		}
 		r.Figures = append(r.Figures, name)
 	}
-	r.Seconds = time.Since(r.Started).Seconds()
-	if progress != nil {
-		progress(Step{Name: "done", Done: total, Of: total})
-	}
-	raw, err := encodeNaNSafe(r)
-	if err != nil {
-		return nil, fmt.Errorf("encoding results.json: %w", err)
-	}
-	var js bytes.Buffer
-	if err := json.Indent(&js, raw, "", "  "); err != nil {
-		return nil, err
-	}
-	js.WriteByte('\n')
-	if err := atomicfile.Write(filepath.Join(dir, "results.json"), js.Bytes()); err != nil {
-		return nil, err
-	}
-	if err := atomicfile.Write(filepath.Join(dir, "report.md"), []byte(Report(r))); err != nil {
-		return nil, err
-	}
-	return r, nil
 }
 
 // Report renders the results as Markdown, the paper's values (Llama-2-7B) next to ours.
 func Report(r *Results) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# sinkscope reproduction\n\n")
-	fmt.Fprintf(&b, "- model: %s\n- %s\n- text batch: %s\n- random batch: %s\n- run: %s, %.1f s\n\n",
-		r.Model, r.Backend, r.Text, r.Random, r.Started.Format(time.RFC3339), r.Seconds)
+	fmt.Fprintf(&b, "- model: %s\n- %s\n- main batch: %s\n- random batch: %s\n- token ids: %s (main sha256 %.12s)\n- run: %s, %.1f s\n\n",
+		r.Model, r.Backend, r.Main, r.Random, r.Inputs.File, r.Inputs.Main.SHA256, r.Started.Format(time.RFC3339), r.Seconds)
+	if len(r.Errors) > 0 {
+		b.WriteString("**Findings that failed** (their rows are missing below):\n\n")
+		for _, e := range r.Errors {
+			fmt.Fprintf(&b, "- %s\n", e)
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("Paper values are Llama-2-7B's (layers counted from 0). Ours are this model's; a small or\n")
 	b.WriteString("random-init model is not expected to match them — the point is the same measurement.\n\n")
-	b.WriteString("| item | measurement | paper (Llama-2-7B) | ours |\n|---|---|---|---|\n")
+	if sc := r.Scan; sc != nil {
+		fmt.Fprintf(&b, "## Super-neuron layer scan\n\nEvery layer's strongest token-0 FFN channel; the findings read layer %d (%s).\n\n", sc.Best, sc.Rule)
+		b.WriteString("| layer | neuron (by First − Rest) | mean \\|a\\| token 0 | mean \\|a\\| others | top W_down dim | strength | neuron by ratio (ratio) |\n|---|---|---|---|---|---|---|\n")
+		for _, c := range sc.Layers {
+			mark := ""
+			if c.Layer == sc.Best {
+				mark = " **←**"
+			}
+			fmt.Fprintf(&b, "| %d%s | %d | %.4g | %.4g | %d | %.4g | %d (%.3g) |\n", c.Layer, mark, c.Neuron, c.First, c.Rest, c.DownDim, c.Strength, c.NeuronByRatio, c.Ratio)
+		}
+		b.WriteString("\n")
+	} else {
+		fmt.Fprintf(&b, "Super-neuron layer: %d (given, not scanned).\n\n", r.NeuronLayer)
+	}
+	b.WriteString("## Findings\n\n| item | measurement | paper (Llama-2-7B) | ours |\n|---|---|---|---|\n")
 	row := func(item, what, paper, ours string) {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", item, what, paper, ours)
 	}
@@ -157,20 +269,18 @@ func Report(r *Results) string {
 		if r.Sink.Onset >= 0 {
 			onset = fmt.Sprintf("layer %d", r.Sink.Onset)
 		}
-		row("Fig. 3", "sink onset (first layer with attention to token 0 > 0.8)", "layer 2", onset)
-		maxA, at := 0.0, 0
-		for _, p := range r.Sink.Profile {
-			if p.AttnToFirst > maxA {
-				maxA, at = p.AttnToFirst, p.Layer
-			}
+		row("Fig. 3", fmt.Sprintf("sink onset (first layer with attention to token 0 > %.1f, queries 1..T−1)", metrics.SinkOnsetThreshold), "layer 2", onset)
+		if p, ok := peakSink(r.Sink); ok {
+			row("Fig. 3", "largest mean attention to token 0 (queries 1..T−1)", "≈ 1 from layer 2", fmt.Sprintf("%.3f (layer %d)", p.AttnToFirst, p.Layer))
+			row("Fig. 3", "token-0 norm ratio ‖x₀‖ / mean ‖xᵢ‖ entering that layer", "spikes at the onset", fmt.Sprintf("%.3g", p.NormRatio))
 		}
-		row("Fig. 3", "largest mean attention to token 0", "≈ 1 from layer 2", fmt.Sprintf("%.3f (layer %d)", maxA, at))
 		if r.Sink.Gu != nil {
-			row("Gu et al.", "Sink₀^ε, ε = 0.3 (share of heads with α₀ > ε)", "high in trained LLMs", fmt.Sprintf("%.3f", r.Sink.Gu.Share))
+			row("Gu et al.", "Sink₀^ε, ε = 0.3 (share of heads with α₀ > ε; per sample)", "high in trained LLMs",
+				fmt.Sprintf("%.3f (batch-mean α: %.3f)", r.Sink.Gu.SharePerSample, r.Sink.Gu.Share))
 		}
 	}
 	if v := r.Variance; v != nil {
-		for _, c := range v.Text {
+		for _, c := range v.Main {
 			row("Fig. 4a", fmt.Sprintf("layer %d: within-token std of the W_O input, t = 0 ÷ mean over t ≥ 1", c.Layer), "token 0 highest",
 				fmt.Sprintf("%.4g ÷ %.4g = %.2f", first(c.Std), meanFrom(c.Std, 1), first(c.Std)/meanFrom(c.Std, 1)))
 		}
@@ -184,36 +294,46 @@ func Report(r *Results) string {
 		}
 	}
 	if r.WO != nil {
-		row("Fig. 7", "W_O preserves the discrepancy: Kendall τ (before vs after W_O)", "≈ 0.32 (definition unknown)", fmt.Sprintf("τ-b %.3f, Spearman %.3f", r.WO.KendallTau, r.WO.Spearman))
+		row("Fig. 7", fmt.Sprintf("layer %d: W_O preserves the discrepancy (rank correlation before vs after W_O)", r.NeuronLayer), "τ ≈ 0.32 (definition unknown)", fmt.Sprintf("τ-b %.3f, Spearman %.3f", r.WO.KendallTau, r.WO.Spearman))
 	}
 	if n := r.Neurons; n != nil {
 		row("Fig. 8", fmt.Sprintf("layer %d: top W_up row-norm neuron", n.Layer), "7890 (layer 1)", fmt.Sprintf("%d", n.ByNorm))
-		row("Fig. 9", "neuron firing on token 0 (activation contrast)", "7890", fmt.Sprintf("%d (contrast %.3g)", n.Neuron, n.Contrast.Score[n.Neuron]))
+		row("Fig. 9", "neuron firing on token 0 (activation contrast, by difference)", "7890",
+			fmt.Sprintf("%d (token 0 %.3g vs others %.3g)", n.Neuron, n.Contrast.First[n.Neuron], n.Contrast.Rest[n.Neuron]))
 		if n.Down != nil && len(n.Down.TopDims) > 0 {
 			row("Fig. 10", "top dimension of its W_down column, kurtosis", "2533, heavy-tailed", fmt.Sprintf("%d, kurtosis %.3g", n.Down.TopDims[0], n.Down.Kurtosis))
 		}
 	}
 	if d := r.Disparity; d != nil {
-		row("Table 1", fmt.Sprintf("massive dimension of token 0 entering layer %d", d.Layer), "2533", fmt.Sprintf("%d (mean |x| %.3g)", d.Dim, d.DimValue))
-		row("Table 1", fmt.Sprintf("dimension disparity at layer %d's input norm (per-sample mean; from batch means)", d.Layer), "262.88 (from batch means)", fmt.Sprintf("%.2f; %.2f", d.Disparity, d.Pooled))
+		where := fmt.Sprintf("layer %d's input norm", d.Layer)
+		if strings.HasPrefix(d.Norm, "ln_final") {
+			where = "the final norm"
+		}
+		row("Table 1", fmt.Sprintf("massive dimension of token 0 entering %s", where), "2533", fmt.Sprintf("%d (mean |x| %.3g)", d.Dim, d.DimValue))
+		row("Table 1", fmt.Sprintf("dimension disparity at %s (from batch means; per-sample mean)", where), "262.88 (from batch means)", fmt.Sprintf("%.2f; %.2f", d.Pooled, d.Disparity))
 	}
 	if q := r.QK; q != nil && len(q.Heads) > 0 {
-		var align, pos, posW float64
+		align, pos, posW, _ := qkMeans(q)
 		locked := 0
 		for _, h := range q.Heads {
-			align += h.Alignment
-			pos += h.PositiveShare
-			posW += h.WeightShare
 			if h.PositiveShare > 0.95 {
 				locked++
 			}
 		}
-		n := float64(len(q.Heads))
 		row("Fig. 12", fmt.Sprintf("layer %d: mean alignment, mean share of queries scoring token 0 > 0", q.Layer), "≈ 100% in locked heads",
-			fmt.Sprintf("%.3f, %.1f%% (%d of %d heads > 95%%); against W_K[:, dim] as the authors: %.1f%%", align/n, 100*pos/n, locked, len(q.Heads), 100*posW/n))
+			fmt.Sprintf("%.3f, %.1f%% (%d of %d heads > 95%%); against ±W_K[:, dim] as the authors: %.1f%%", align, 100*pos, locked, len(q.Heads), 100*posW))
+	} else if r.QKSkipped != "" {
+		row("Fig. 12", "QK lock", "≈ 100% in locked heads", "skipped: "+r.QKSkipped)
 	}
 	if len(r.Rank) > 0 {
 		row("Fig. 21", "effective rank: first layer input vs final norm output", "see paper", fmt.Sprintf("%.1f vs %.1f", r.Rank[0], r.Rank[len(r.Rank)-1]))
+	}
+	if len(r.Definitions) > 0 {
+		b.WriteString("\n## Open definitions: both readings\n\nWhere the paper leaves a definition open, both readings are computed; the findings above use reading A.\n\n")
+		b.WriteString("| item | quantity | reading A | reading B | the paper's number |\n|---|---|---|---|---|\n")
+		for _, d := range r.Definitions {
+			fmt.Fprintf(&b, "| %s | %s | %s: %s | %s: %s | %s |\n", d.Item, d.Quantity, d.A.Name, d.A.Text(), d.B.Name, d.B.Text(), d.Paper)
+		}
 	}
 	b.WriteString("\n## Figures\n\n")
 	for _, f := range r.Figures {
@@ -223,7 +343,37 @@ func Report(r *Results) string {
 			fmt.Fprintf(&b, "- [%s](%s.html)\n", f, f)
 		}
 	}
+	if len(r.Figures) == 0 && len(r.FigureErrors) == 0 {
+		b.WriteString("(not drawn yet)\n")
+	}
+	for _, e := range r.FigureErrors {
+		fmt.Fprintf(&b, "- not drawn: %s\n", e)
+	}
 	return b.String()
+}
+
+// peakSink is the layer with the largest attention to token 0.
+func peakSink(s *SinkOnset) (metrics.LayerSink, bool) {
+	var best metrics.LayerSink
+	for i, p := range s.Profile {
+		if i == 0 || p.AttnToFirst > best.AttnToFirst {
+			best = p
+		}
+	}
+	return best, len(s.Profile) > 0
+}
+
+// qkMeans are the QK lock's head means: alignment, positive share against k₀, share against
+// ±W_K[:, dim] (sign-aware) and against W_K[:, dim] (unsigned).
+func qkMeans(q *QKLock) (align, pos, signed, unsigned float64) {
+	for _, h := range q.Heads {
+		align += h.Alignment
+		pos += h.PositiveShare
+		signed += h.WeightShare
+		unsigned += h.WeightShareUnsigned
+	}
+	n := float64(len(q.Heads))
+	return align / n, pos / n, signed / n, unsigned / n
 }
 
 func first(x []float64) float64 {

@@ -19,10 +19,17 @@ type GuScores struct {
 	Alpha [][]float64 `json:"alpha"`
 	// LayerShare[layer] is the share of that layer's heads with α_K > Eps.
 	LayerShare []float64 `json:"layer_share"`
-	// Share is Sink_K^ε: the share of all (layer, head) pairs with α_K > Eps.
+	// Share is Sink_K^ε: the share of all (layer, head) pairs with α_K > Eps, α_K averaged over the
+	// sequences first (threshold on the batch-mean α).
 	Share float64 `json:"share"`
-	K     int     `json:"k"`
-	Eps   float64 `json:"eps"`
+	// SharePerSample is the other reading of Sink_K^ε: α_K thresholded for each sequence, then the
+	// share of (sequence, layer, head) triples above Eps; LayerSharePerSample per layer. Gu et al.'s
+	// released code computes this one (importance scores per sample, then the mean of the indicator
+	// over samples, layers and heads).
+	SharePerSample      float64   `json:"share_per_sample"`
+	LayerSharePerSample []float64 `json:"layer_share_per_sample"`
+	K                   int       `json:"k"`
+	Eps                 float64   `json:"eps"`
 }
 
 // GuSinkScores computes Gu et al.'s sink metric from one attention pattern per layer
@@ -37,8 +44,9 @@ func GuSinkScores(patterns []*transformer.Activation, k int, eps float64) (*GuSc
 	if math.IsNaN(eps) || math.IsInf(eps, 0) {
 		return nil, fmt.Errorf("%s: eps is %v; want a finite threshold (Gu et al.: %g)", fn, eps, GuEps)
 	}
-	out := &GuScores{Alpha: make([][]float64, len(patterns)), LayerShare: make([]float64, len(patterns)), K: k, Eps: eps}
-	var above, total int
+	out := &GuScores{Alpha: make([][]float64, len(patterns)), LayerShare: make([]float64, len(patterns)),
+		LayerSharePerSample: make([]float64, len(patterns)), K: k, Eps: eps}
+	var above, total, aboveS, totalS int
 	for l, pat := range patterns {
 		arg := fmt.Sprintf("patterns[%d]", l)
 		if err := checkAct(fn, arg, pat, "[b, h, q, k]", 4); err != nil {
@@ -52,7 +60,7 @@ func GuSinkScores(patterns []*transformer.Activation, k int, eps float64) (*GuSc
 			return nil, err
 		}
 		alpha := make([]float64, H)
-		n := 0
+		n, nS := 0, 0
 		for h := 0; h < H; h++ {
 			s := 0.0
 			for b := 0; b < B; b++ {
@@ -61,7 +69,11 @@ func GuSinkScores(patterns []*transformer.Activation, k int, eps float64) (*GuSc
 				for i := k; i < T; i++ {
 					col += float64(pat.Data[base+i*T+k])
 				}
-				s += col / float64(T-k)
+				col /= float64(T - k)
+				if col > eps {
+					nS++
+				}
+				s += col
 			}
 			alpha[h] = s / float64(B)
 			if alpha[h] > eps {
@@ -70,9 +82,13 @@ func GuSinkScores(patterns []*transformer.Activation, k int, eps float64) (*GuSc
 		}
 		out.Alpha[l] = alpha
 		out.LayerShare[l] = float64(n) / float64(H)
+		out.LayerSharePerSample[l] = float64(nS) / float64(B*H)
 		above += n
 		total += H
+		aboveS += nS
+		totalS += B * H
 	}
 	out.Share = float64(above) / float64(total)
+	out.SharePerSample = float64(aboveS) / float64(totalS)
 	return out, nil
 }

@@ -35,7 +35,7 @@ func TestMetricsOnRandomModel(t *testing.T) {
 		}
 	}
 	cache, err := m.RunWithCache(toks, "blocks.0.attn.hook_z", "blocks.0.hook_attn_out", "blocks.*.attn.hook_pattern",
-		"blocks.0.attn.hook_q", "blocks.0.attn.hook_k", "blocks.0.mlp.hook_post", "blocks.*.hook_resid_post", "blocks.1.ln1.hook_normalized")
+		"blocks.0.attn.hook_q", "blocks.0.attn.hook_k", "blocks.0.mlp.hook_post", "blocks.*.hook_resid_post", "blocks.*.ln1.hook_normalized")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestMetricsOnRandomModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	locks, err := QKLock(cfg, wq, wk, dim, cache.MustGet("q", 0), cache.MustGet("k", 0))
+	locks, err := QKLock(cfg, wq, wk, dim, cache.MustGet("q", 0), cache.MustGet("k", 0), cache.MustGet("ln1.normalized", 0))
 	if err != nil {
 		t.Fatal(err)
 	}

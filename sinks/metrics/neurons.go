@@ -39,10 +39,17 @@ func RowNormRanking(w []float32, rows, cols, topK int) (*RowNorms, error) {
 }
 
 // Contrast ranks FFN neurons by how selectively they fire on token 0, for small trained models
-// whose token-0 channel is not a weight-norm outlier (a complement to paper Fig. 8).
+// whose token-0 channel is not a weight-norm outlier (a complement to paper Fig. 8). The paper
+// gives no formula, so both readings are kept: the ratio First/Rest (selectivity: a weak channel
+// that is silent elsewhere ranks high) and the difference First − Rest (magnitude: the channel
+// that adds the most to token 0). The sinkscope findings pick the super neuron by difference.
 type Contrast struct {
-	// Score[n] = First[n] / (Rest[n] + 1e-12).
+	// Score[n] = First[n] / (Rest[n] + 1e-12): the ratio reading; Order ranks by it.
 	Score []float64 `json:"score"`
+	// Diff[n] = First[n] − Rest[n]: the difference reading; OrderByDiff ranks by it.
+	Diff        []float64 `json:"diff"`
+	OrderByDiff []int     `json:"order_by_diff"`
+	TopByDiff   []int     `json:"top_by_diff"`
 	// First[n] is the mean |a| of neuron n at position 0 over the batch; Rest[n] its mean |a| over
 	// the batch and positions 1..p−1.
 	First []float64 `json:"first"`
@@ -66,7 +73,7 @@ func ActivationContrast(act *transformer.Activation, topK int) (*Contrast, error
 	if err := checkTopK(fn, topK, F); err != nil {
 		return nil, err
 	}
-	c := &Contrast{Score: make([]float64, F), First: make([]float64, F), Rest: make([]float64, F)}
+	c := &Contrast{Score: make([]float64, F), Diff: make([]float64, F), First: make([]float64, F), Rest: make([]float64, F)}
 	for b := 0; b < B; b++ {
 		for p := 0; p < P; p++ {
 			acc := c.Rest
@@ -82,9 +89,12 @@ func ActivationContrast(act *transformer.Activation, topK int) (*Contrast, error
 		c.First[n] /= float64(B)
 		c.Rest[n] /= float64(B * (P - 1))
 		c.Score[n] = c.First[n] / (c.Rest[n] + 1e-12)
+		c.Diff[n] = c.First[n] - c.Rest[n]
 	}
 	c.Order = descendingOrder(c.Score)
 	c.Top = append([]int(nil), c.Order[:topK]...)
+	c.OrderByDiff = descendingOrder(c.Diff)
+	c.TopByDiff = append([]int(nil), c.OrderByDiff[:topK]...)
 	return c, nil
 }
 

@@ -13,8 +13,12 @@ import (
 type LayerSink struct {
 	Layer int `json:"layer"`
 	// AttnToFirst is the mean attention weight on key 0 over sequences, heads and queries 1..T−1
-	// (query 0 can only attend to itself and is left out).
+	// (query 0 can only attend to itself and is left out). The paper's onset threshold reads this.
 	AttnToFirst float64 `json:"attn_to_first"`
+	// AttnToFirstAllRows is the same mean over queries 0..T−1: the other reading of "mean attention
+	// to token 0", which counts query 0's forced self-attention (always 1) and so is higher by
+	// (1 − AttnToFirst)/T.
+	AttnToFirstAllRows float64 `json:"attn_to_first_all_rows"`
 	// AttnToOthers is the mean weight on the other causal entries (keys 1..q of queries 1..T−1).
 	AttnToOthers float64 `json:"attn_to_others"`
 	// FirstNorm is the mean L2 norm of token 0's residual stream entering the layer; OthersNorm the
@@ -50,11 +54,12 @@ func SinkProfile(cache *transformer.Cache, nLayers int) ([]LayerSink, error) {
 		if T < 2 {
 			return nil, fmt.Errorf("layer %d: need at least 2 positions, got %d", l, T)
 		}
-		var first, others float64
+		var first, others, row0 float64
 		var nFirst, nOthers int
 		for b := 0; b < B; b++ {
 			for h := 0; h < H; h++ {
 				base := (b*H + h) * T * T
+				row0 += float64(pat.Data[base])
 				for q := 1; q < T; q++ {
 					row := pat.Data[base+q*T : base+q*T+T]
 					first += float64(row[0])
@@ -86,7 +91,8 @@ func SinkProfile(cache *transformer.Cache, nLayers int) ([]LayerSink, error) {
 		nRest /= float64(B * (T - 1))
 		out[l] = LayerSink{
 			Layer: l, AttnToFirst: first / float64(nFirst), AttnToOthers: others / float64(nOthers),
-			FirstNorm: n0, OthersNorm: nRest, NormRatio: n0 / nRest,
+			AttnToFirstAllRows: (first + row0) / float64(nFirst+B*H),
+			FirstNorm:          n0, OthersNorm: nRest, NormRatio: n0 / nRest,
 		}
 	}
 	return out, nil

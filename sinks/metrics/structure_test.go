@@ -185,7 +185,9 @@ func TestQKLock(t *testing.T) {
 	// is ignored (−100 everywhere), at position 1 it scores 2, −1, −3, 3.
 	k := act("k", []int{1, 2, 2, 2}, 1, 0, 0, -1, 9, 9, 9, 9)
 	q := act("q", []int{1, 2, 4, 2}, -100, -100, -100, -100, -100, -100, -100, -100, 2, 0, -1, 5, 0, 3, 0, -3)
-	locks, err := QKLock(cfg, wq, wk, 0, q, k)
+	// Token 0's normalised input has +2 on the massive dimension 0.
+	x := act("x", []int{1, 2, 3}, 2, 7, 7, 1, 1, 1)
+	locks, err := QKLock(cfg, wq, wk, 0, q, k, x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,9 +197,20 @@ func TestQKLock(t *testing.T) {
 	// Against the weight directions [1 0] (group 0) and [0 1] (group 1) instead of token 0's keys:
 	// heads 2 and 3 flip, because k_0 of group 1 points along −[0 1].
 	wantWeight := []float64{1, 0, 1, 0}
+	// With a negative massive value the key that dim writes is −W_K[:, dim]: the sign-aware share
+	// flips, the unsigned (literal) one does not.
+	xNeg := act("x", []int{1, 2, 3}, -2, 7, 7, 1, 1, 1)
+	neg, err := QKLock(cfg, wq, wk, 0, q, k, xNeg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for h, l := range locks {
-		if l.WeightShare != wantWeight[h] {
-			t.Errorf("head %d: weight share %g, want %g", h, l.WeightShare, wantWeight[h])
+		if l.WeightShare != wantWeight[h] || l.WeightShareUnsigned != wantWeight[h] {
+			t.Errorf("head %d: weight share %g, unsigned %g, want both %g", h, l.WeightShare, l.WeightShareUnsigned, wantWeight[h])
+		}
+		if neg[h].WeightShare != 1-wantWeight[h] || neg[h].WeightShareUnsigned != wantWeight[h] {
+			t.Errorf("head %d, negative x_0[dim]: weight share %g (want %g), unsigned %g (want %g)", h,
+				neg[h].WeightShare, 1-wantWeight[h], neg[h].WeightShareUnsigned, wantWeight[h])
 		}
 		if l.Head != h || !near(l.Alignment, wantAlign[h], 1e-12) || l.PositiveShare != wantShare[h] || !near(l.MeanScore, wantScore[h]/math.Sqrt2, 1e-12) {
 			t.Errorf("head %d: %+v; want alignment %g, share %g, score %g", h, l, wantAlign[h], wantShare[h], wantScore[h]/math.Sqrt2)
@@ -226,7 +239,7 @@ func TestQKLockPlanted(t *testing.T) {
 	}
 	q := act("q", []int{1, 2, 2, dh}, make([]float32, 2*2*dh)...)
 	k := act("k", []int{1, 2, 1, dh}, make([]float32, 2*dh)...)
-	locks, err := QKLock(cfg, wq, wk, dim, q, k)
+	locks, err := QKLock(cfg, wq, wk, dim, q, k, act("x", []int{1, 2, D}, make([]float32, 2*D)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,6 +295,7 @@ func TestBadInputs(t *testing.T) {
 	wq, wk := make([]float32, 8*3), make([]float32, 4*3)
 	q := act("q", []int{1, 2, 4, 2}, make([]float32, 16)...)
 	k := act("k", []int{1, 2, 2, 2}, make([]float32, 8)...)
+	xq := act("x", []int{1, 2, 3}, make([]float32, 6)...)
 	cases := map[string]func() error{
 		"Gu empty":      func() error { _, err := GuSinkScores(nil, 0, GuEps); return err },
 		"Gu nil layer":  func() error { _, err := GuSinkScores([]*transformer.Activation{pat, nil}, 0, GuEps); return err },
@@ -361,21 +375,29 @@ func TestBadInputs(t *testing.T) {
 		"Pooled dim":      func() error { _, err := DimensionDisparityPooled(good3, 0, 5); return err },
 		"Dominance zeros": func() error { _, err := DominanceRatio(act("x", []int{2, 2, 3}, disparityData...), 1); return err },
 		"Dominance nil":   func() error { _, err := DominanceRatio(nil, 0); return err },
-		"QK nil cfg":      func() error { _, err := QKLock(nil, wq, wk, 0, q, k); return err },
+		"QK nil cfg":      func() error { _, err := QKLock(nil, wq, wk, 0, q, k, xq); return err },
 		"QK bad cfg": func() error {
-			_, err := QKLock(&transformer.Config{DModel: 3, NHeads: 3, NKVHeads: 2, DHead: 2}, wq, wk, 0, q, k)
+			_, err := QKLock(&transformer.Config{DModel: 3, NHeads: 3, NKVHeads: 2, DHead: 2}, wq, wk, 0, q, k, xq)
 			return err
 		},
-		"QK wq length":   func() error { _, err := QKLock(cfg, wq[1:], wk, 0, q, k); return err },
-		"QK wk length":   func() error { _, err := QKLock(cfg, wq, wq, 0, q, k); return err },
-		"QK dim":         func() error { _, err := QKLock(cfg, wq, wk, 3, q, k); return err },
-		"QK q heads":     func() error { _, err := QKLock(cfg, wq, wk, 0, k, k); return err },
-		"QK k positions": func() error { _, err := QKLock(cfg, wq, wk, 0, q, act("k", []int{1, 1, 2, 2}, 0, 0, 0, 0)); return err },
+		"QK wq length": func() error { _, err := QKLock(cfg, wq[1:], wk, 0, q, k, xq); return err },
+		"QK wk length": func() error { _, err := QKLock(cfg, wq, wq, 0, q, k, xq); return err },
+		"QK dim":       func() error { _, err := QKLock(cfg, wq, wk, 3, q, k, xq); return err },
+		"QK q heads":   func() error { _, err := QKLock(cfg, wq, wk, 0, k, k, xq); return err },
+		"QK k positions": func() error {
+			_, err := QKLock(cfg, wq, wk, 0, q, act("k", []int{1, 1, 2, 2}, 0, 0, 0, 0), xq)
+			return err
+		},
 		"QK one position": func() error {
-			_, err := QKLock(cfg, wq, wk, 0, act("q", []int{1, 1, 4, 2}, make([]float32, 8)...), act("k", []int{1, 1, 2, 2}, 0, 0, 0, 0))
+			_, err := QKLock(cfg, wq, wk, 0, act("q", []int{1, 1, 4, 2}, make([]float32, 8)...), act("k", []int{1, 1, 2, 2}, 0, 0, 0, 0), xq)
 			return err
 		},
-		"QK nil k":      func() error { _, err := QKLock(cfg, wq, wk, 0, q, nil); return err },
+		"QK nil k":     func() error { _, err := QKLock(cfg, wq, wk, 0, q, nil, xq); return err },
+		"QK nil xNorm": func() error { _, err := QKLock(cfg, wq, wk, 0, q, k, nil); return err },
+		"QK xNorm shape": func() error {
+			_, err := QKLock(cfg, wq, wk, 0, q, k, act("x", []int{1, 2, 2}, 0, 0, 0, 0))
+			return err
+		},
 		"Rank nil":      func() error { _, _, err := EffectiveRank(nil); return err },
 		"Rank rank 4":   func() error { _, _, err := EffectiveRank(good4); return err },
 		"Rank data":     func() error { _, _, err := EffectiveRank(act("x", []int{1, 2, 2}, 1)); return err },

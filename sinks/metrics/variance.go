@@ -34,6 +34,15 @@ func WithinTokenStd(z *transformer.Activation) ([]float64, error) {
 	return out, nil
 }
 
+// BesselFactor is √(n/(n−1)): a population std of n values times it is the Bessel-corrected
+// (sample) std, torch's default. NaN for n < 2.
+func BesselFactor(n int) float64 {
+	if n < 2 {
+		return math.NaN()
+	}
+	return math.Sqrt(float64(n) / float64(n-1))
+}
+
 // AcrossSampleStd is the variance-discrepancy curve of paper Fig. 4b (random tokens): for each
 // position p and hidden coordinate j, the population standard deviation across the b samples,
 // then the mean over coordinates:

@@ -13,7 +13,8 @@ type InputSpec struct {
 	// Data is "text" (Brown-corpus samples through the model's tokenizer), "random" (uniform random
 	// tokens, the paper's Fig. 4b setting) or "auto" (text when the model has a tokenizer).
 	Data string
-	// BOS is "on", "off" or "auto" (on for text when the tokenizer has a BOS token, off otherwise).
+	// BOS is "on", "off" or "auto": on whenever the model defines a BOS token (its tokenizer's, else
+	// config.json's bos_token_id), for text and random tokens alike; Describe says which.
 	BOS       string
 	N, SeqLen int // sequences × tokens (BOS counts as a token)
 	Seed      uint64
@@ -27,15 +28,22 @@ type Inputs struct {
 	Describe string // one line for reports, e.g. "20 Brown-corpus text samples × 64 tokens (seed 0, BOS 1 prepended)"
 }
 
-// tokEncoder adapts a tokenizer to the batch package's Encoder.
-type tokEncoder struct{ t *tokenizer.Tokenizer }
+// tokEncoder adapts a tokenizer to the batch package's Encoder. When the tokenizer has no BOS of
+// its own but the config defines one (GPT-2's <|endoftext|>), bos is prepended here.
+type tokEncoder struct {
+	t   *tokenizer.Tokenizer
+	bos int
+}
 
 func (e tokEncoder) Encode(text string, addBOS bool) ([]int, error) {
-	mode := tokenizer.NoBOS
-	if addBOS {
-		mode = tokenizer.AddBOS
+	if _, own := e.t.BOS(); addBOS && own {
+		return e.t.Encode(text, tokenizer.AddBOS)
 	}
-	return e.t.Encode(text, mode)
+	ids, err := e.t.Encode(text, tokenizer.NoBOS)
+	if err != nil || !addBOS {
+		return ids, err
+	}
+	return append([]int{e.bos}, ids...), nil
 }
 
 // Inputs builds the analysis batch. BOS is always an explicit choice, reported in Describe.
@@ -54,33 +62,31 @@ func (l *Loaded) Inputs(spec InputSpec) (*Inputs, error) {
 	default:
 		return nil, fmt.Errorf("data %q: want text, random or auto", data)
 	}
+	bosID, hasBOS := l.BOSID()
 	var bos bool
 	switch bosFlag {
 	case "on":
+		if !hasBOS {
+			return nil, fmt.Errorf("bos on, but %s defines no BOS token (no tokenizer BOS, no bos_token_id in its config)", l.Source)
+		}
 		bos = true
 	case "off":
 	case "auto":
-		bos = (data == "text" && l.Tokenizer != nil && hasBOS(l)) || (l.NeedsBOS && l.Model.Config.BOSTokenID >= 0)
+		bos = hasBOS
 	default:
 		return nil, fmt.Errorf("bos %q: want on, off or auto", bosFlag)
 	}
 	cfg := l.Model.Config
-	bosID := cfg.BOSTokenID
-	if l.Tokenizer != nil {
-		if id, ok := l.Tokenizer.BOS(); ok {
-			bosID = id
-		}
-	}
-	if bos && bosID < 0 {
-		return nil, fmt.Errorf("bos on, but %s has no BOS token", l.Source)
-	}
 	bosText := "no BOS"
-	if bos {
-		bosText = fmt.Sprintf("BOS %d prepended", bosID)
+	switch {
+	case bos:
+		bosText = fmt.Sprintf("BOS %d prepended (bos %s; %s)", bosID, bosFlag, l.bosOrigin())
+	case hasBOS:
+		bosText = fmt.Sprintf("no BOS (bos %s; the model defines BOS %d)", bosFlag, bosID)
 	}
 	if data == "text" {
 		if l.Tokenizer == nil {
-			return nil, fmt.Errorf("text data needs a tokenizer, and %s has none (use random tokens)", l.Source)
+			return nil, fmt.Errorf("text data needs a tokenizer, and %s has none: use random tokens (--data random; BOS is still prepended when the config defines one, see --bos)", l.Source)
 		}
 		dir, err := corpus.BrownDir()
 		if err != nil {
@@ -91,7 +97,7 @@ func (l *Loaded) Inputs(spec InputSpec) (*Inputs, error) {
 			return nil, err
 		}
 		texts := c.Samples(4*n, seed, 400)
-		toks, err := batch.TextBatchN(tokEncoder{l.Tokenizer}, texts, n, seqLen, bos)
+		toks, err := batch.TextBatchN(tokEncoder{l.Tokenizer, bosID}, texts, n, seqLen, bos)
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +127,29 @@ func (l *Loaded) Inputs(spec InputSpec) (*Inputs, error) {
 		Describe: fmt.Sprintf("%d uniform random-token sequences × %d tokens (seed %d, %s)", n, seqLen, seed, bosText)}, nil
 }
 
-func hasBOS(l *Loaded) bool {
-	_, ok := l.Tokenizer.BOS()
-	return ok
+// BOSID is the model's BOS token: its tokenizer's when it has one, else config.json's
+// bos_token_id; ok is false when neither defines one.
+func (l *Loaded) BOSID() (id int, ok bool) {
+	if l.Tokenizer != nil {
+		if id, ok := l.Tokenizer.BOS(); ok {
+			return id, true
+		}
+	}
+	if id := l.Model.Config.BOSTokenID; id >= 0 {
+		return id, true
+	}
+	return -1, false
+}
+
+// bosOrigin says where BOSID comes from, for batch descriptions.
+func (l *Loaded) bosOrigin() string {
+	if l.Tokenizer != nil {
+		if _, ok := l.Tokenizer.BOS(); ok {
+			return "the tokenizer's BOS"
+		}
+	}
+	if l.Planted != nil {
+		return "the planted model's BOS"
+	}
+	return "bos_token_id of the config"
 }

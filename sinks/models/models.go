@@ -31,9 +31,6 @@ type Loaded struct {
 	Dir       string // checkpoint directory ("" for random models)
 	Model     *transformer.Model
 	Tokenizer *tokenizer.Tokenizer // nil when the source has no tokenizer
-	// NeedsBOS says the model's mechanism assumes BOS at position 0 (planted models): BOS "auto"
-	// then prepends it to random-token batches too.
-	NeedsBOS bool
 	// Planted is the planted construction for "planted" sources (nil otherwise).
 	Planted *planted.Planted
 }
@@ -90,7 +87,7 @@ func Open(be compute.Backend, source string, opts *Options) (*Loaded, error) {
 		if err != nil {
 			return nil, fmt.Errorf("model source %q: %w", source, err)
 		}
-		return &Loaded{Source: source, Kind: "planted", Model: p.Model, NeedsBOS: true, Planted: p}, nil
+		return &Loaded{Source: source, Kind: "planted", Model: p.Model, Planted: p}, nil
 	}
 	ck, err := hf.Load(source, &hf.Options{DType: opts.WeightDType, Progress: opts.Progress})
 	if err != nil {
