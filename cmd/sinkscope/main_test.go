@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	batchpkg "github.com/sinkscope/sinkscope/datasets/batch"
 	"github.com/sinkscope/sinkscope/datasets/corpus"
 	"github.com/sinkscope/sinkscope/datasets/tokenizer"
+	"github.com/sinkscope/sinkscope/plots"
+	"github.com/sinkscope/sinkscope/sinks/findings"
 	"github.com/sinkscope/sinkscope/sinks/hf"
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
@@ -130,6 +134,7 @@ func TestSinksTextCheckpoint(t *testing.T) {
 
 // reproduce on a real HF checkpoint with bf16 weights, without SVGs: every number and HTML figure.
 func TestReproduceCommand(t *testing.T) {
+	t.Setenv(plots.EChartsEnv, os.Getenv(plots.EChartsEnv)) // restored after --echarts sets it below
 	out := t.TempDir()
 	text, err := runCmd(t, cmdReproduce, "--model", "../../sinks/transformer/testdata/parity/llama3", "--bf16", "--layer", "0",
 		"--samples", "4", "--seq", "16", "--random", "8", "--toy=false", "--svg=false", "--out", out)
@@ -204,5 +209,132 @@ func TestExitStatus(t *testing.T) {
 		if got := run(c.args, io.Discard); got != c.want {
 			t.Errorf("sinkscope %v: exit status %d, want %d", c.args, got, c.want)
 		}
+	}
+}
+
+// reproduceJSON runs reproduce with args into a fresh directory and returns the printed output,
+// the decoded results.json and the directory.
+func reproduceJSON(t *testing.T, args ...string) (string, findings.Results, string) {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := runCmd(t, cmdReproduce, append(args, "--out", dir)...)
+	if err != nil {
+		t.Fatalf("reproduce %v: %v\n%s", args, err, out)
+	}
+	var r findings.Results
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("results.json: %v", err)
+	}
+	return out, r, dir
+}
+
+// Any depth works with default flags: GPT-2 (GELU MLP, no gate) gets super neurons from its c_fc
+// rows, and a neuron layer that is the last layer reads the final norm and skips the QK lock.
+func TestReproduceGPT2AndLastLayer(t *testing.T) {
+	small := []string{"--samples", "4", "--seq", "16", "--random", "8", "--toy=false", "--svg=false"}
+	_, r, _ := reproduceJSON(t, append([]string{"--model", "../../sinks/transformer/testdata/parity/gpt2"}, small...)...)
+	if r.Scan == nil || len(r.Scan.Layers) != 2 || r.NeuronLayer != r.Scan.Best {
+		t.Errorf("gpt2: scan %+v, neuron layer %d", r.Scan, r.NeuronLayer)
+	}
+	if n := r.Neurons; n == nil || n.SelectiveRow != "up" || n.GateNorm != nil || n.Layer != r.NeuronLayer || len(n.Selective.Cos) != 16 {
+		t.Errorf("gpt2 super neurons: %+v", n)
+	}
+	if !r.Inputs.Main.BOS || r.Inputs.Main.IDs[0][0] != 0 {
+		t.Errorf("gpt2 defines BOS 0 (bos_token_id): the main batch must start with it: %+v", r.Inputs.Main)
+	}
+	_, r, _ = reproduceJSON(t, append([]string{"--model", "../../sinks/transformer/testdata/parity/llama3", "--layer", "1"}, small...)...)
+	if r.Scan != nil || r.NeuronLayer != 1 || r.Disparity == nil || r.Disparity.Norm != "ln_final.hook_normalized" || r.Disparity.Layer != 2 {
+		t.Errorf("last layer: scan %v, neuron layer %d, disparity %+v", r.Scan, r.NeuronLayer, r.Disparity)
+	}
+	if r.QK != nil || !strings.Contains(r.QKSkipped, "last layer") || len(r.Errors) != 0 {
+		t.Errorf("last layer: QK %+v, skipped %q, errors %v", r.QK, r.QKSkipped, r.Errors)
+	}
+}
+
+// A figure that cannot be drawn is reported; the numbers are all written.
+func TestReproduceFiguresNeverLoseNumbers(t *testing.T) {
+	t.Setenv(plots.EChartsEnv, filepath.Join(t.TempDir(), "missing-echarts.min.js"))
+	out, r, dir := reproduceJSON(t, "--model", "planted", "--samples", "4", "--seq", "16", "--random", "0", "--toy=false", "--svg=false")
+	if r.Sink == nil || r.Disparity == nil || r.Disparity.Dim != 17 || len(r.Figures) != 0 || len(r.FigureErrors) == 0 {
+		t.Fatalf("numbers %v / %v, figures %v, figure errors %v", r.Sink != nil, r.Disparity, r.Figures, r.FigureErrors)
+	}
+	report, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil || !strings.Contains(string(report), "- not drawn: fig3_sink_onset.html: plots: $SINKSCOPE_ECHARTS_JS") {
+		t.Errorf("report.md does not list the figures it could not draw: %v\n%s", err, report)
+	}
+	if !strings.Contains(out, "figure problem(s), listed in report.md") {
+		t.Errorf("output does not mention the figure problems:\n%s", out)
+	}
+}
+
+// --ids runs on exactly the given ids, and results.json records them with their hash.
+func TestReproduceGivenIDs(t *testing.T) {
+	ids := [][]int{{1, 5, 9, 33, 2, 7, 100, 8}, {1, 40, 41, 42, 43, 44, 45, 46}, {1, 3, 3, 3, 3, 3, 3, 3}}
+	path := filepath.Join(t.TempDir(), "ids.json")
+	b, _ := json.Marshal(ids)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, r, dir := reproduceJSON(t, "--model", "planted", "--ids", path, "--random", "0", "--toy=false", "--svg=false")
+	m := r.Inputs.Main
+	if m.N != 3 || m.SeqLen != 8 || !m.BOS || m.SHA256 != batchpkg.IDsHash(ids) || fmt.Sprint(m.IDs) != fmt.Sprint(ids) {
+		t.Errorf("results.json inputs: %+v", m)
+	}
+	if !strings.Contains(out, "3 given sequences × 8 tokens ("+path) || !strings.Contains(out, "BOS 1 at position 0 of every sequence") {
+		t.Errorf("output does not describe the given ids:\n%s", out)
+	}
+	var file map[string][][]int
+	b, err := os.ReadFile(filepath.Join(dir, r.Inputs.File))
+	if err != nil || json.Unmarshal(b, &file) != nil || fmt.Sprint(file["main"]) != fmt.Sprint(ids) {
+		t.Errorf("%s: %v %s", r.Inputs.File, err, b)
+	}
+	// Ids outside the vocabulary name the flag and the position.
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte("[[1, 2, 99999]]"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCmd(t, cmdReproduce, "--model", "planted", "--ids", bad, "--random", "0", "--out", t.TempDir()); err == nil ||
+		!strings.Contains(err.Error(), "main-batch ids (--ids "+bad+"): sequence 0 position 2: id 99999 is outside the vocabulary [0, 512)") {
+		t.Errorf("out-of-vocabulary ids: %v", err)
+	}
+}
+
+// The built binary, copied outside the checkout with the ECharts bundle beside it (as make build
+// leaves it), draws its figures from any working directory.
+func TestBinaryOutsideCheckout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	js, err := plots.EChartsJSPath()
+	if err != nil {
+		t.Skip(err)
+	}
+	bin := filepath.Join(t.TempDir(), "sinkscope")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	src, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(bin), "echarts.min.js"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	cmd := exec.Command(bin, "reproduce", "--model", "planted", "--samples", "4", "--seq", "16", "--random", "0", "--toy=false", "--svg=false", "--out", "res")
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), plots.EChartsEnv+"=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	report, err := os.ReadFile(filepath.Join(work, "res", "report.md"))
+	if err != nil || strings.Contains(string(report), "not drawn") || !strings.Contains(string(report), "[fig3_sink_onset](fig3_sink_onset.html)") {
+		t.Errorf("figures outside the checkout: %v\n%s", err, report)
 	}
 }
