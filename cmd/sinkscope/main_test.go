@@ -170,6 +170,8 @@ func TestReproduceCommand(t *testing.T) {
 		{[]string{"--echarts", "nowhere.js"}, "--echarts: plots: $SINKSCOPE_ECHARTS_JS=nowhere.js"},
 		{[]string{"--data", "text"}, "--data random; BOS is still prepended when the config defines one, see --bos"},
 		{[]string{"extra"}, "unexpected arguments [extra]"},
+		{[]string{"--seq", "1"}, "--seq at least 2"},
+		{[]string{"--random", "-3"}, "--random at least 0"},
 	} {
 		args := append([]string{"--model", "random:tiny", "--random", "0", "--out", t.TempDir()}, c.args...)
 		if _, err := runCmd(t, cmdReproduce, args...); err == nil || !strings.Contains(err.Error(), c.want) {

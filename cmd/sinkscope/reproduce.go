@@ -45,6 +45,9 @@ func cmdReproduce(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %v (flags come as --name value)", fs.Args())
 	}
+	if *samples <= 0 || *seqLen < 2 || *batch <= 0 || *random < 0 {
+		return fmt.Errorf("--samples and --batch must be positive, --seq at least 2 and --random at least 0 (got %d, %d, %d, %d)", *samples, *batch, *seqLen, *random)
+	}
 	p := findings.Params{Samples: *samples, SeqLen: *seqLen, Random: *random, Data: *data, BOS: *bosFlag,
 		Batch: *batch, Seed: *seed, BF16Weights: *bf16}
 	var err error

@@ -42,7 +42,7 @@ func Figures(r *Results) ([]*plots.Figure, error) {
 				series = append(series, plots.Series{Name: fmt.Sprintf("layer %d", c.Layer), Values: c.Std})
 			}
 			if err := add(plots.PositionLines(positions(len(v.Main[0].Std)), series, plots.LineOptions{
-				Options: opt("fig4a_variance_text", "Std of the W_O input per position, text (Fig. 4a)", r.Model), XName: "position", YName: "within-token std"})); err != nil {
+				Options: opt("fig4a_variance_text", "Std of the W_O input per position, main batch (Fig. 4a)", r.Model), XName: "position", YName: "within-token std"})); err != nil {
 				return nil, err
 			}
 		}
