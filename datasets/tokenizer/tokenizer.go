@@ -5,8 +5,8 @@
 //
 //   - tokenizer.json (the format of the Hugging Face tokenizers library) with a BPE model:
 //     byte-level BPE as in GPT-2, Llama-3 and Qwen2/3 (ByteLevel and Split pre-tokenizers;
-//     the Split patterns run on a small regex engine of this package, since Go's regexp has
-//     no lookahead), and SentencePiece-style BPE as in Llama-2 and Mistral (Prepend/Replace
+//     the Split patterns run on github.com/dlclark/regexp2, since Go's regexp has no
+//     lookahead), and SentencePiece-style BPE as in Llama-2 and Mistral (Prepend/Replace
 //     normalizers or a Metaspace pre-tokenizer, byte fallback).
 //   - tokenizer.model (a SentencePiece model protobuf), BPE or unigram, including the
 //     precompiled normalization maps such as nmt_nfkc.

@@ -197,7 +197,7 @@ func TestBadTokenizerJSON(t *testing.T) {
 		{"unknown normalizer", `{"normalizer": {"type": "BertNormalizer"}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}`, `normalizer type "BertNormalizer"`},
 		{"unknown pre-tokenizer", `{"pre_tokenizer": {"type": "UnicodeScripts"}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}`, `pre-tokenizer type "UnicodeScripts"`},
 		{"unknown decoder", `{"decoder": {"type": "CTC"}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}`, `decoder type "CTC"`},
-		{"lookbehind", `{"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(?<=a)b"}, "behavior": "Isolated", "invert": false}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}`, "unsupported pattern"},
+		{"class intersection", `{"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "[a-z&&[^b]]"}, "behavior": "Isolated", "invert": false}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}`, "unsupported pattern"},
 		{"bad behavior", `{"pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "Sideways"}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}`, "split behavior"},
 		{"added token without id", `{"added_tokens": [{"content": "<x>"}], "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}`, "has no id"},
 		{"dropout", `{"model": {"type": "BPE", "dropout": 0.1, "vocab": {"a": 0}, "merges": []}}`, "dropout"},
