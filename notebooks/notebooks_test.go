@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image"
 	"image/png"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sinkscope/sinkscope/internal/browser"
 )
 
 // requireTools fails (in CI, where SINKSCOPE_REQUIRE_NOTEBOOKS=1) or skips when a tool is missing.
@@ -134,6 +135,7 @@ func TestNotebooks(t *testing.T) {
 			run(t, 5*time.Minute, outDir, "jupyter", "nbconvert", "--to", "html", "--no-input", "--output", name+".outputs", name+".ipynb")
 			checkInBrowser(t, filepath.Join(outDir, name+".html"), charts, false)
 			checkInBrowser(t, filepath.Join(outDir, name+".outputs.html"), charts, true)
+			checkFailsWithoutLibrary(t, filepath.Join(outDir, name+".outputs.html"), charts)
 		})
 	}
 }
@@ -194,66 +196,99 @@ func checkOutputs(t *testing.T, nb *notebook) []string {
 	return charts
 }
 
-// checkInBrowser opens the exported HTML in headless Chromium (no network) and checks that every
-// chart was drawn by ECharts (not only its static fallback) and that the page has chart pixels.
+// browserDeadline bounds each browser check: every chart on the page must be drawn by then.
+const browserDeadline = 90 * time.Second
+
+// checkInBrowser opens the exported HTML in headless Chromium (no network), waits until every chart
+// was drawn by ECharts (not only its static fallback), and with screenshot checks that the page has
+// chart pixels. It fails naming the HTML file and the charts that did not draw.
 func checkInBrowser(t *testing.T, htmlPath string, charts []string, screenshot bool) {
 	t.Helper()
-	flags := chromiumFlags(t, "--virtual-time-budget=10000")
-	url := "file://" + htmlPath
-	dom := run(t, 2*time.Minute, ".", "chromium", append(flags, "--dump-dom", url)...)
-	rendered := strings.Count(dom, `data-sinkscope-rendered="echarts"`)
-	if rendered != len(charts) {
-		t.Errorf("%d of %d charts were drawn by ECharts in the exported HTML", rendered, len(charts))
+	start := time.Now()
+	page, err := browser.Open(context.Background(), htmlPath, browser.Options{Charts: charts, Deadline: browserDeadline, Screenshot: screenshot})
+	t.Logf("browser check of %s: %.1fs", filepath.Base(htmlPath), time.Since(start).Seconds())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(dom, "<canvas") {
-		t.Errorf("no <canvas> in the rendered page: ECharts did not draw")
+	if page.Drawn() != len(charts) {
+		t.Errorf("%s: %d charts drawn by ECharts, %d in the notebook outputs", htmlPath, page.Drawn(), len(charts))
+	}
+	if page.Canvases == 0 {
+		t.Errorf("%s: no <canvas> in the rendered page: ECharts did not draw", htmlPath)
 	}
 	if !screenshot {
 		return
 	}
-	shot := filepath.Join(filepath.Dir(htmlPath), strings.TrimSuffix(filepath.Base(htmlPath), ".html")+".png")
-	run(t, 2*time.Minute, ".", "chromium", append(flags, "--window-size=1280,2400", "--screenshot="+shot, url)...)
-	f, err := os.Open(shot)
+	shot := strings.TrimSuffix(htmlPath, ".html") + ".png"
+	if err := os.WriteFile(shot, page.Screenshot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(page.Screenshot))
+	if err != nil {
+		t.Fatalf("screenshot of %s: %v", htmlPath, err)
+	}
+	colored, colors := browser.ColorStats(img)
+	t.Logf("screenshot %s: %.2f%% coloured pixels, %d distinct colours", shot, 100*colored, colors)
+	if colored < 0.001 || colors < 16 {
+		t.Errorf("no chart visible in the screenshot of %s: %.2f%% coloured pixels, %d colours", htmlPath, 100*colored, colors)
+	}
+}
+
+// libraryScript is the ECharts library output inside an HTML export.
+var libraryScript = regexp.MustCompile(`(?s)<script id="sinkscope-echarts-library">.*?</script>`)
+
+// checkFailsWithoutLibrary is the control of checkInBrowser: the same export without the ECharts
+// library must fail soon after it loads, naming every chart as left static, not hang to the deadline.
+func checkFailsWithoutLibrary(t *testing.T, htmlPath string, charts []string) {
+	t.Helper()
+	b, err := os.ReadFile(htmlPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
+	if !libraryScript.Match(b) {
+		t.Fatalf("%s: no ECharts library script (id sinkscope-echarts-library)", htmlPath)
 	}
-	colored, colors := colorStats(img)
-	t.Logf("screenshot %s: %.2f%% coloured pixels, %d distinct colours", shot, 100*colored, colors)
-	if colored < 0.001 || colors < 16 {
-		t.Errorf("no chart visible in the screenshot: %.2f%% coloured pixels, %d colours", 100*colored, colors)
+	broken := filepath.Join(t.TempDir(), "nolib_"+filepath.Base(htmlPath))
+	if err := os.WriteFile(broken, libraryScript.ReplaceAll(b, nil), 0o644); err != nil {
+		t.Fatal(err)
 	}
-}
-
-// chromiumFlags are the flags of a headless, offline Chromium run with a fresh profile (as root it
-// needs --no-sandbox; the networking flags stop its background connections), followed by extra.
-func chromiumFlags(t *testing.T, extra ...string) []string {
-	return append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + t.TempDir()}, extra...)
-}
-
-// colorStats returns the share of saturated pixels (text and backgrounds are grey; chart marks are
-// not) and the number of distinct colours (5 bits a channel).
-func colorStats(img image.Image) (float64, int) {
-	b := img.Bounds()
-	colors := map[uint32]bool{}
-	colored := 0
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			hi, lo := max(r, g, bl), min(r, g, bl)
-			if hi-lo > 0x3000 {
-				colored++
-			}
-			colors[(r>>11)<<10|(g>>11)<<5|bl>>11] = true
+	start := time.Now()
+	_, err = browser.Open(context.Background(), broken, browser.Options{Charts: charts, Deadline: browserDeadline})
+	took := time.Since(start)
+	t.Logf("browser check without the ECharts library: %.1fs", took.Seconds())
+	switch {
+	case err == nil:
+		t.Fatalf("%s without the ECharts library passed the browser check", htmlPath)
+	case took > browserDeadline/3:
+		t.Errorf("without the ECharts library the check took %s; it must fail as soon as the page loaded", took)
+	}
+	for _, id := range charts {
+		if !strings.Contains(err.Error(), id+" (kept its static content") {
+			t.Errorf("the failure without the ECharts library does not name chart %s as static: %v", id, err)
 		}
 	}
-	return float64(colored) / float64(b.Dx()*b.Dy()), len(colors)
+}
+
+// TestBrowserCheck runs the browser check alone on existing HTML exports, e.g. to repeat it:
+// SINKSCOPE_BROWSER_HTML=../out/notebooks/03_sink_onset_and_qk_lock.outputs.html go test ./notebooks
+// -run TestBrowserCheck -count=5 (space-separated paths; the charts are those of the executed
+// notebook next to each file). Without the variable it skips.
+func TestBrowserCheck(t *testing.T) {
+	paths := strings.Fields(os.Getenv("SINKSCOPE_BROWSER_HTML"))
+	if len(paths) == 0 {
+		t.Skip("set SINKSCOPE_BROWSER_HTML to exported notebook HTML files")
+	}
+	requireTools(t, "chromium")
+	for _, path := range paths {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := strings.TrimSuffix(strings.TrimSuffix(abs, ".html"), ".outputs")
+		charts := checkOutputs(t, readNotebook(t, base+".ipynb"))
+		checkInBrowser(t, abs, charts, strings.HasSuffix(abs, ".outputs.html"))
+		checkFailsWithoutLibrary(t, abs, charts)
+	}
 }
 
 // logCellTimes reports how long each code cell took (compilation by GoNB included), from the

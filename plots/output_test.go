@@ -299,6 +299,24 @@ func TestSaveHTML(t *testing.T) {
 	}
 }
 
+// ChartScript records a state on the chart's element in every outcome, runs extra after setOption,
+// and no id can close its script element.
+func TestChartScript(t *testing.T) {
+	s := ChartScript(`x</script><b>`, []byte(`{"series":[]}`), "    chart.resize();")
+	for _, want := range []string{StateAttr, ErrorAttr, StatePending, StateDrawn, StateStatic, StateError,
+		"chart.on('finished'", "chart.resize();", `\u003c/script\u003e`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("chart script lacks %q:\n%s", want, s)
+		}
+	}
+	if n := strings.Count(strings.ToLower(s), "</script"); n != 1 {
+		t.Errorf("%d closing script tags, want 1:\n%s", n, s)
+	}
+	if _, err := exec.LookPath("node"); err == nil {
+		checkJSSyntax(t, strings.TrimSuffix(strings.TrimPrefix(s, "<script>"), "</script>\n"))
+	}
+}
+
 func TestEChartsLookup(t *testing.T) {
 	fake := filepath.Join(t.TempDir(), "echarts.min.js")
 	if err := os.WriteFile(fake, []byte("/* stand-in */ window.echarts = {};"), 0o644); err != nil {

@@ -3,7 +3,6 @@ package notebook
 import (
 	"encoding/json"
 	"fmt"
-	"html"
 	"math"
 	"os"
 	"strconv"
@@ -110,29 +109,20 @@ func ExplorerHTML(patterns [][][][]float32, tokens []string, svgFallback []byte)
 		fmt.Fprintf(&b, `<option value="%d">%d</option>`, h, h)
 	}
 	b.WriteString(`</select></label>`)
-	fmt.Fprintf(&b, `<div id="%s" data-sinkscope-chart="%s" title="%s" style="width:%dpx;height:%dpx;max-width:100%%">`,
-		id, id, html.EscapeString("attention explorer"), fig.Width(), fig.Height())
+	b.WriteString(chartDiv(id, "attention explorer", fig.Width(), fig.Height()))
 	b.Write(svgFallback)
-	b.WriteString("</div></div>\n<script>\n(function(){\n")
-	fmt.Fprintf(&b, "  var id = %q, el = document.getElementById(id);\n", id)
-	b.WriteString("  if (!el || !window.echarts) { return; }\n")
-	fmt.Fprintf(&b, "  var D = %s, labels = %s, H = %d;\n", payload.String(), labelsJSON, H)
-	b.WriteString("  el.innerHTML = '';\n  var chart = window.echarts.init(el, null, {renderer: 'canvas'});\n  chart.setOption(")
-	b.Write(opt)
-	b.WriteString(");\n")
-	b.WriteString(`  var ls = document.getElementById(id + '_layer'), hs = document.getElementById(id + '_head');
-  function show() {
-    var l = +ls.value, h = +hs.value, tri = D[l][h], cells = [], i = 0;
-    for (var q = 0; q < labels.length; q++) {
-      for (var k = 0; k <= q; k++, i++) { if (tri[i] !== null) { cells.push([labels[k], labels[q], tri[i]]); } }
-    }
-    chart.setOption({title: {text: 'Layer ' + l + ', ' + (h === H ? 'mean over heads' : 'head ' + h)}, series: [{data: cells}]});
-  }
-  ls.addEventListener('change', show); hs.addEventListener('change', show);
-  el.setAttribute('data-sinkscope-rendered', 'echarts');
-})();
-</script>
-`)
+	b.WriteString("</div></div>\n")
+	controls := fmt.Sprintf("    var D = %s, labels = %s, H = %d;\n", payload.String(), labelsJSON, H) +
+		`    var ls = document.getElementById(el.id + '_layer'), hs = document.getElementById(el.id + '_head');
+    var show = function () {
+      var l = +ls.value, h = +hs.value, tri = D[l][h], cells = [], i = 0;
+      for (var q = 0; q < labels.length; q++) {
+        for (var k = 0; k <= q; k++, i++) { if (tri[i] !== null) { cells.push([labels[k], labels[q], tri[i]]); } }
+      }
+      chart.setOption({title: {text: 'Layer ' + l + ', ' + (h === H ? 'mean over heads' : 'head ' + h)}, series: [{data: cells}]});
+    };
+    ls.addEventListener('change', show); hs.addEventListener('change', show);`
+	b.WriteString(plots.ChartScript(id, opt, controls))
 	return b.String(), nil
 }
 

@@ -111,7 +111,8 @@ func LibraryHTML() (string, error) {
 }
 
 // ChartHTML returns the HTML of one figure: a div of the figure's size holding the static SVG, and a
-// script that draws the interactive chart in its place when window.echarts exists.
+// script that draws the interactive chart in its place when window.echarts exists (see
+// plots.ChartScript for the state it records on the div).
 func ChartHTML(fig *plots.Figure, svg []byte) (string, error) {
 	opt, err := fig.OptionJS()
 	if err != nil {
@@ -119,18 +120,18 @@ func ChartHTML(fig *plots.Figure, svg []byte) (string, error) {
 	}
 	id := fig.ID() + "_" + gonbui.UniqueID()
 	var b strings.Builder
-	fmt.Fprintf(&b, `<div id="%s" data-sinkscope-chart="%s" title="%s" style="width:%dpx;height:%dpx;max-width:100%%">`,
-		id, id, html.EscapeString(fig.Title()), fig.Width(), fig.Height())
+	b.WriteString(chartDiv(id, fig.Title(), fig.Width(), fig.Height()))
 	b.Write(svg)
-	b.WriteString("</div>\n<script>\n(function(){\n")
-	fmt.Fprintf(&b, "  var el = document.getElementById(%q);\n", id)
-	b.WriteString("  if (!el || !window.echarts) { return; } // keep the static SVG\n")
-	b.WriteString("  el.innerHTML = '';\n  var chart = window.echarts.init(el, null, {renderer: 'canvas'});\n")
-	b.WriteString("  chart.setOption(")
-	b.Write(opt)
-	b.WriteString(");\n  el.setAttribute('data-sinkscope-rendered', 'echarts');\n")
-	b.WriteString("  window.addEventListener('resize', function(){ chart.resize(); });\n})();\n</script>\n")
+	b.WriteString("</div>\n")
+	b.WriteString(plots.ChartScript(id, opt, ""))
 	return b.String(), nil
+}
+
+// chartDiv opens the div a chart draws into, marked with plots.ChartAttr.
+func chartDiv(id, title string, width, height int) string {
+	id = html.EscapeString(id)
+	return fmt.Sprintf(`<div id="%s" %s="%s" title="%s" style="width:%dpx;height:%dpx;max-width:100%%">`,
+		id, plots.ChartAttr, id, html.EscapeString(title), width, height)
 }
 
 // Must returns v, or stops the cell with err: notebook cells read top to bottom without error
