@@ -15,6 +15,9 @@
 // no trailing bytes), as the format requires. Tensors are read lazily with ReadAt, so reading one
 // tensor of a multi-GB file reads only that tensor's bytes.
 //
+// The readers check the size invariant again before reading, so no reader indexes past its
+// buffers even for a File whose header was not validated.
+//
 // Set gives one view over several files, in particular the shards of a checkpoint listed by a
 // model.safetensors.index.json file.
 //

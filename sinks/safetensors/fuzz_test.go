@@ -31,6 +31,9 @@ func FuzzOpen(f *testing.F) {
 	f.Add(build(`{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}`, f32bytes(1)))
 	f.Add(build(`{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}}`, f32bytes(1)))
 	f.Add(build(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}`, f32bytes(1)))
+	// data_offsets spanning more bytes than shape × dtype needs (here 8 for 4, 8 for 0).
+	f.Add(build(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}}`, f32bytes(1, 2)))
+	f.Add(build(`{"e":{"dtype":"F32","shape":[0],"data_offsets":[0,8]}}`, f32bytes(1, 2)))
 	f.Add(build(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{}}`, f32bytes(1)))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, '{', '}'})
 	f.Add([]byte{2, 0, 0, 0, 0, 0, 0, 0, '{', '}'})

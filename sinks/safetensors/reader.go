@@ -288,25 +288,42 @@ func parseEntry(name string, value json.RawMessage) (TensorInfo, error) {
 	case !haveOffsets:
 		return info, errors.New("missing data_offsets")
 	}
-	// numel × size must equal the byte range, computed without overflow.
-	want := int64(info.DType.Size())
-	if slices.Contains(info.Shape, 0) {
+	if err := info.checkSize(); err != nil {
+		return info, err
+	}
+	return info, nil
+}
+
+// checkSize checks that the byte range holds exactly numel × dtype size bytes, in either
+// direction: a range larger than the shape needs would make the readers, which size their
+// destination from the shape and their reads from the range, write past the destination.
+func (t TensorInfo) checkSize() error {
+	size := int64(t.DType.Size())
+	if size == 0 {
+		return fmt.Errorf("unknown dtype %q", string(t.DType))
+	}
+	if t.Begin < 0 || t.End < t.Begin {
+		return fmt.Errorf("data_offsets [%d, %d] are not a byte range", t.Begin, t.End)
+	}
+	// numel × size, computed without overflow.
+	want := size
+	if slices.Contains(t.Shape, 0) {
 		want = 0
 	}
-	for _, d := range info.Shape {
+	for _, d := range t.Shape {
 		if want == 0 {
 			break
 		}
-		if want > math.MaxInt64/int64(d) {
-			return info, fmt.Errorf("shape %v of %s overflows", info.Shape, info.DType)
+		if d < 0 || want > math.MaxInt64/int64(d) {
+			return fmt.Errorf("shape %v of %s overflows", t.Shape, t.DType)
 		}
 		want *= int64(d)
 	}
-	if got := info.End - info.Begin; got != want {
-		return info, fmt.Errorf("data_offsets [%d, %d] span %d bytes but shape %v of %s needs %d",
-			info.Begin, info.End, got, info.Shape, info.DType, want)
+	if got := t.End - t.Begin; got != want {
+		return fmt.Errorf("data_offsets [%d, %d] span %d bytes but shape %v of %s needs %d",
+			t.Begin, t.End, got, t.Shape, t.DType, want)
 	}
-	return info, nil
+	return nil
 }
 
 // intArray decodes a JSON array of integers (no fractions, no exponents, within int64).
@@ -425,12 +442,19 @@ func (f *File) Info(name string) (TensorInfo, bool) {
 	return t, true
 }
 
+// lookup returns the named tensor's description. Every reader goes through it, and it checks
+// the size invariant again, so that no reader can index past its buffers even if a File's
+// tensors were not validated by OpenReader.
 func (f *File) lookup(name string) (TensorInfo, error) {
 	i, ok := f.index[name]
 	if !ok {
 		return TensorInfo{}, fmt.Errorf("safetensors file %q: no tensor %q", f.name, name)
 	}
-	return f.tensors[i], nil
+	t := f.tensors[i]
+	if err := t.checkSize(); err != nil {
+		return TensorInfo{}, fmt.Errorf("safetensors file %q: tensor %q: %v", f.name, name, err)
+	}
+	return t, nil
 }
 
 // ReadRaw returns the tensor's bytes as stored (little-endian, row-major) and its description.

@@ -314,6 +314,10 @@ func TestMalformed(t *testing.T) {
 		{"negative offset", build(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}`, good8), []string{`"w"`, "negative"}},
 		{"three offsets", build(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4,8]}}`, good8), []string{`"w"`, "2 elements"}},
 		{"size mismatch", build(`{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, good8), []string{`"w"`, "span 8 bytes", "needs 12"}},
+		// A range larger than the shape needs would let the readers run past the destination.
+		{"range larger than shape", build(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}}`, good8), []string{`"w"`, "span 8 bytes", "needs 4"}},
+		{"range larger than scalar", build(`{"s":{"dtype":"BF16","shape":[],"data_offsets":[0,8]}}`, good8), []string{`"s"`, "span 8 bytes", "needs 2"}},
+		{"range for an empty tensor", build(`{"e":{"dtype":"F32","shape":[2,0],"data_offsets":[0,8]}}`, good8), []string{`"e"`, "span 8 bytes", "needs 0"}},
 		{"offsets past end", build(`{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, good8), []string{`"w"`, "past the end"}},
 		{"hole at start", build(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, good8), []string{`"w"`, "hole"}},
 		{"hole between", build(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}`, f32bytes(1, 2, 3)), []string{`"b"`, "hole"}},
@@ -340,6 +344,47 @@ func TestMalformed(t *testing.T) {
 			for _, w := range append(c.want, "bad.safetensors") {
 				if !strings.Contains(msg, w) {
 					t.Errorf("error %q does not contain %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+// The readers check the size invariant themselves: a File whose tensor descriptions disagree
+// with their byte ranges (as if validation had let them through) gives errors, not panics.
+func TestReadersRejectInconsistentInfo(t *testing.T) {
+	for name, mutate := range map[string]func(*TensorInfo){
+		"range larger than shape":  func(ti *TensorInfo) { ti.Shape = []int{1} },
+		"range smaller than shape": func(ti *TensorInfo) { ti.Shape = []int{3} },
+		"empty shape, bytes":       func(ti *TensorInfo) { ti.Shape = []int{0} },
+		"unknown dtype":            func(ti *TensorInfo) { ti.DType = "F7" },
+		"reversed range":           func(ti *TensorInfo) { ti.Begin, ti.End = 8, 0 },
+		"negative dimension":       func(ti *TensorInfo) { ti.Shape = []int{-1, -2} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			file := build(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, f32bytes(1, 2))
+			f, err := OpenReader(bytes.NewReader(file), int64(len(file)), "inconsistent.safetensors")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mutate(&f.tensors[0])
+			set := &Set{desc: "set", files: []*File{f}, byName: map[string]*File{"w": f}}
+			n := max(f.tensors[0].NumElements(), 0)
+			for reader, read := range map[string]func() error{
+				"ReadRaw":              func() error { _, _, err := f.ReadRaw("w"); return err },
+				"ReadRawInto":          func() error { return f.ReadRawInto("w", make([]byte, 8)) },
+				"ReadFloat32":          func() error { _, err := f.ReadFloat32("w"); return err },
+				"ReadFloat32Into":      func() error { return f.ReadFloat32Into("w", make([]float32, n)) },
+				"ReadBFloat16Into":     func() error { return f.ReadBFloat16Into("w", make([]uint16, n)) },
+				"Tensor":               func() error { _, err := f.Tensor("w"); return err },
+				"Set.ReadRaw":          func() error { _, _, err := set.ReadRaw("w"); return err },
+				"Set.ReadFloat32":      func() error { _, err := set.ReadFloat32("w"); return err },
+				"Set.ReadFloat32Into":  func() error { return set.ReadFloat32Into("w", make([]float32, n)) },
+				"Set.ReadBFloat16Into": func() error { return set.ReadBFloat16Into("w", make([]uint16, n)) },
+			} {
+				err := read()
+				if err == nil || !strings.Contains(err.Error(), `"w"`) || !strings.Contains(err.Error(), "inconsistent.safetensors") {
+					t.Errorf("%s: err = %v, want an error naming the file and the tensor", reader, err)
 				}
 			}
 		})
