@@ -15,6 +15,17 @@
 // first (AddBOS or NoBOS). DefaultBOS reports what the model's configuration asks for.
 //
 // A Tokenizer is safe for concurrent use.
+//
+// This package is kept rather than github.com/gomlx/go-huggingface/tokenizers (v0.4.1), whose
+// encodings differ from the tokenizers library's on most of the fixtures under testdata/ (made
+// by that library): its Split pre-tokenizer runs on Go's regexp, where the lookahead of the
+// Llama-3 and Qwen patterns does not compile and the split is silently skipped; its ByteLevel
+// pre-tokenizer cuts only at spaces (no GPT-2 pattern, so runs of spaces and contractions split
+// differently); its Prepend normalizer does nothing and Metaspace ignores prepend_scheme
+// "first", so Llama-2 and Metaspace encodings lose their leading "▁"; a model without a
+// pre-tokenizer is split at whitespace anyway; byte_fallback is ignored (unknown characters
+// become <unk>); and its SentencePiece tokenizer supports neither unigram models nor the
+// identity normalizer.
 package tokenizer
 
 import (

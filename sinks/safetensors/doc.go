@@ -18,6 +18,14 @@
 // The readers check the size invariant again before reading, so no reader indexes past its
 // buffers even for a File whose header was not validated.
 //
+// This reader is kept rather than github.com/gomlx/go-huggingface/models/safetensors (v0.4.1),
+// which checks a tensor only when it is read, and then only its byte count: it loads headers with
+// duplicate tensor names (the last wins), overlapping or holed ranges, trailing bytes, extra
+// data_offsets elements, unknown fields and non-standard dtype names ("f32", "Float32"); it reads
+// header bytes as weights for negative offsets, accepts a shape whose byte size overflows to 0,
+// and panics on data_offsets past the end of the file or on a negative dimension. Its shard
+// index is not checked against the shards' headers.
+//
 // Set gives one view over several files, in particular the shards of a checkpoint listed by a
 // model.safetensors.index.json file.
 //
