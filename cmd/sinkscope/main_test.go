@@ -340,3 +340,16 @@ func TestBinaryOutsideCheckout(t *testing.T) {
 		t.Errorf("figures outside the checkout: %v\n%s", err, report)
 	}
 }
+
+// `sinkscope reproduce --model DIR` with no other flag finds the learned sink and its BOS-only FFN
+// channel (layer 0, neuron 462 writing dimension 49, as PyTorch measured: see the fixture's
+// expected.json) on a 2-layer trained checkpoint without tokenizer files.
+func TestReproduceTrainedCheckpointDefaults(t *testing.T) {
+	out, r, _ := reproduceJSON(t, "--model", "../../sinks/findings/testdata/trained_bb")
+	if !strings.Contains(out, "BOS 0 prepended (bos auto; bos_token_id of the config)") {
+		t.Errorf("the output does not say BOS was prepended:\n%s", out)
+	}
+	if r.Sink == nil || r.Sink.Onset < 0 || r.NeuronLayer != 0 || r.Neurons == nil || r.Neurons.Neuron != 462 || r.Disparity == nil || r.Disparity.Dim != 49 {
+		t.Errorf("sink onset %v, neuron layer %d, neurons %v, disparity %v", r.Sink, r.NeuronLayer, r.Neurons, r.Disparity)
+	}
+}

@@ -117,9 +117,15 @@ type LayerCandidate struct {
 	// DownMax that |weight|.
 	DownDim int     `json:"down_dim"`
 	DownMax float64 `json:"down_max"`
-	// Strength = (First − Rest) · DownMax: how much more the channel writes into one residual
-	// dimension at token 0 than at the other tokens. The scan picks the layer where it is largest.
+	// Selectivity = (First − Rest) / (First + Rest), in [−1, 1]: 1 for a channel silent outside
+	// token 0 (a super neuron "fires almost only on token 0"), 0 for one that fires alike everywhere.
+	Selectivity float64 `json:"selectivity"`
+	// Strength = (First − Rest) · DownMax · Selectivity: how much more the channel writes into one
+	// residual dimension at token 0 than at the other tokens, discounted when it fires broadly.
 	Strength float64 `json:"strength"`
+	// FeedsAttention is false for the last layer: its FFN output reaches no later attention layer,
+	// so it cannot make a sink; the scan picks among the other layers (of a 1-layer model, layer 0).
+	FeedsAttention bool `json:"feeds_attention"`
 }
 
 // NeuronScan is the super-neuron layer scan: one candidate per layer and the strongest layer.
@@ -130,7 +136,7 @@ type NeuronScan struct {
 }
 
 // ScanRule says how ScanNeurons picks the layer (for reports).
-const ScanRule = "largest (First − Rest) · max|W_down[:, n]| over layers, n the top First − Rest channel of each layer"
+const ScanRule = "largest strength = (First − Rest) · max|W_down[:, n]| · selectivity among the layers whose FFN feeds a later attention layer, n each layer's top First − Rest channel"
 
 // ScanNeurons looks for the super neuron in every layer instead of assuming Llama-2-7B's layer 1:
 // per layer, the FFN channel (W_down input, blocks.{L}.mlp.hook_post) that fires most on token 0
@@ -163,10 +169,13 @@ func ScanNeurons(s *Setting) (*NeuronScan, error) {
 		}
 		cand := LayerCandidate{Layer: l, Neuron: n, First: con.First[n], Rest: con.Rest[n],
 			NeuronByRatio: con.Order[0], Ratio: con.Score[con.Order[0]],
-			DownDim: col.TopDims[0], DownMax: col.SortedAbs[0]}
-		cand.Strength = (cand.First - cand.Rest) * cand.DownMax
+			DownDim: col.TopDims[0], DownMax: col.SortedAbs[0], FeedsAttention: l < L-1 || L == 1}
+		if sum := cand.First + cand.Rest; sum > 0 {
+			cand.Selectivity = (cand.First - cand.Rest) / sum
+		}
+		cand.Strength = (cand.First - cand.Rest) * cand.DownMax * cand.Selectivity
 		scan.Layers = append(scan.Layers, cand)
-		if cand.Strength > scan.Layers[scan.Best].Strength {
+		if cand.FeedsAttention && (l == 0 || cand.Strength > scan.Layers[scan.Best].Strength) {
 			scan.Best = l
 		}
 	}

@@ -248,13 +248,16 @@ func Report(r *Results) string {
 	b.WriteString("random-init model is not expected to match them — the point is the same measurement.\n\n")
 	if sc := r.Scan; sc != nil {
 		fmt.Fprintf(&b, "## Super-neuron layer scan\n\nEvery layer's strongest token-0 FFN channel; the findings read layer %d (%s).\n\n", sc.Best, sc.Rule)
-		b.WriteString("| layer | neuron (by First − Rest) | mean \\|a\\| token 0 | mean \\|a\\| others | top W_down dim | strength | neuron by ratio (ratio) |\n|---|---|---|---|---|---|---|\n")
+		b.WriteString("| layer | neuron (by First − Rest) | mean \\|a\\| token 0 | mean \\|a\\| others | selectivity | top W_down dim | strength | neuron by ratio (ratio) |\n|---|---|---|---|---|---|---|---|\n")
 		for _, c := range sc.Layers {
 			mark := ""
-			if c.Layer == sc.Best {
+			switch {
+			case c.Layer == sc.Best:
 				mark = " **←**"
+			case !c.FeedsAttention:
+				mark = " (last: feeds no attention)"
 			}
-			fmt.Fprintf(&b, "| %d%s | %d | %.4g | %.4g | %d | %.4g | %d (%.3g) |\n", c.Layer, mark, c.Neuron, c.First, c.Rest, c.DownDim, c.Strength, c.NeuronByRatio, c.Ratio)
+			fmt.Fprintf(&b, "| %d%s | %d | %.4g | %.4g | %.3f | %d | %.4g | %d (%.3g) |\n", c.Layer, mark, c.Neuron, c.First, c.Rest, c.Selectivity, c.DownDim, c.Strength, c.NeuronByRatio, c.Ratio)
 		}
 		b.WriteString("\n")
 	} else {
