@@ -258,10 +258,12 @@ func (p *pass) norm(prefix string, x *Node) *Node {
 	return rmsNorm(x, p.param(prefix+"/scale"), p.cfg.NormEps)
 }
 
-// rmsNorm: x / sqrt(mean(x², last axis) + eps) · γ, in float32 (as HF's LlamaRMSNorm).
+// rmsNorm: x / sqrt(mean(x², last axis) + eps) · γ, in float32 (as HF's LlamaRMSNorm). A division
+// by Sqrt rather than a product with Rsqrt: GoMLX defines no gradient for Rsqrt, and training runs
+// this same pass.
 func rmsNorm(x, gamma *Node, eps float64) *Node {
 	ms := ReduceAndKeep(Square(x), ReduceMean, -1)
-	return Mul(Mul(x, Rsqrt(AddScalar(ms, eps))), ExpandLeftToRank(gamma, x.Rank()))
+	return Mul(Div(x, Sqrt(AddScalar(ms, eps))), ExpandLeftToRank(gamma, x.Rank()))
 }
 
 // layerNorm: (x − mean) / sqrt(var + eps) · γ + β over the last axis (biased variance, as PyTorch).
@@ -269,7 +271,7 @@ func layerNorm(x, gamma, beta *Node, eps float64) *Node {
 	mean := ReduceAndKeep(x, ReduceMean, -1)
 	xc := Sub(x, mean)
 	variance := ReduceAndKeep(Square(xc), ReduceMean, -1)
-	return Add(Mul(Mul(xc, Rsqrt(AddScalar(variance, eps))), ExpandLeftToRank(gamma, x.Rank())), ExpandLeftToRank(beta, x.Rank()))
+	return Add(Mul(Div(xc, Sqrt(AddScalar(variance, eps))), ExpandLeftToRank(gamma, x.Rank())), ExpandLeftToRank(beta, x.Rank()))
 }
 
 // activation applies an HF hidden_act by name.

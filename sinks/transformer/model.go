@@ -198,12 +198,7 @@ func (m *Model) SetParam(name string, data []float32) error {
 	}
 	// A backend may fold variables into compiled graphs as constants (the pure-Go one does), so
 	// compiled graphs are dropped: the next run compiles against the new values.
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for key, e := range m.execs {
-		e.Finalize()
-		delete(m.execs, key)
-	}
+	m.DropCompiled()
 	return nil
 }
 
