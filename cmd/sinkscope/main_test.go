@@ -353,3 +353,42 @@ func TestReproduceTrainedCheckpointDefaults(t *testing.T) {
 		t.Errorf("sink onset %v, neuron layer %d, neurons %v, disparity %v", r.Sink, r.NeuronLayer, r.Neurons, r.Disparity)
 	}
 }
+
+// train runs a preset into a directory, stops when asked, resumes with the same command, and the
+// checkpoint opens in reproduce; bad flags are named.
+func TestTrainCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	out, err := runCmd(t, cmdTrain, "--preset", "bb-tiny", "--run", dir, "--stop-after", "12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "stopped at step 12 of 30 (run the same command to resume)") {
+		t.Errorf("first call:\n%s", out)
+	}
+	out, err = runCmd(t, cmdTrain, "--preset", "bb-tiny", "--run", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"training finished: 30 steps", "(resumed from step 12)", "attention to token 0 per layer", "ckpt-0000030"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("second call lacks %q:\n%s", want, out)
+		}
+	}
+	_, r, _ := reproduceJSON(t, "--model", filepath.Join(dir, "ckpt-0000030"), "--samples", "4", "--random", "8", "--toy=false", "--svg=false")
+	if r.Sink == nil || len(r.Sink.Profile) != 2 || !r.Inputs.Main.BOS {
+		t.Errorf("reproduce on the checkpoint: %+v", r.Inputs.Main)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--preset", "nope"}, `--preset: unknown training preset "nope"`},
+		{[]string{"--preset", "bb-tiny", "--run", dir, "--lr", "0.1"}, "holds a different recipe"},
+		{[]string{"--preset", "bb-tiny", "--batch", "6", "--accum", "4", "--run", t.TempDir()}, "batch 6 must be a positive multiple of the accumulation 4"},
+		{[]string{"--steps", "-1"}, "must not be negative"},
+	} {
+		if _, err := runCmd(t, cmdTrain, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("train %v: %v, want an error containing %q", c.args, err, c.want)
+		}
+	}
+}

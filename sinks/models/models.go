@@ -4,10 +4,11 @@
 //	random:<preset>[@seed]     a built-in architecture at random initialisation (transformer.Presets)
 //	planted[@seed]             a random-init model with a planted super neuron (package planted):
 //	                           the whole sink mechanism by construction; sequences start with BOS
-//	/path/to/hf_model_dir      a local HF model directory (config.json + safetensors [+ tokenizer])
+//	trained:<preset>[@seed]    a model trained by a sinks/train preset (trained:bb: a 2-layer model that
+//	                           grew a BOS sink), trained on first use and cached (see TrainedDir)
+//	/path/to/hf_model_dir      a local HF model directory (config.json + safetensors [+ tokenizer]),
+//	                           training checkpoints (runs/NAME/ckpt-…) included
 //	org/name[@revision]        an HF hub repo id, resolved offline through the HF hub cache
-//
-// Later sources (trained and planted models) plug in here too.
 package models
 
 import (
@@ -33,6 +34,8 @@ type Loaded struct {
 	Tokenizer *tokenizer.Tokenizer // nil when the source has no tokenizer
 	// Planted is the planted construction for "planted" sources (nil otherwise).
 	Planted *planted.Planted
+	// Trained says how a "trained:<preset>" model was trained (nil otherwise).
+	Trained *Trained
 }
 
 // Options configures Open.
@@ -89,19 +92,31 @@ func Open(be compute.Backend, source string, opts *Options) (*Loaded, error) {
 		}
 		return &Loaded{Source: source, Kind: "planted", Model: p.Model, Planted: p}, nil
 	}
-	ck, err := hf.Load(source, &hf.Options{DType: opts.WeightDType, Progress: opts.Progress})
+	if rest, ok := strings.CutPrefix(source, "trained:"); ok {
+		return openTrained(be, source, rest, opts)
+	}
+	l, err := openHF(be, source, opts)
 	if err != nil {
 		return nil, fmt.Errorf("model source %q: %w", source, err)
 	}
+	return l, nil
+}
+
+// openHF opens an HF model directory or hub repo id.
+func openHF(be compute.Backend, source string, opts *Options) (*Loaded, error) {
+	ck, err := hf.Load(source, &hf.Options{DType: opts.WeightDType, Progress: opts.Progress})
+	if err != nil {
+		return nil, err
+	}
 	m, err := transformer.New(be, ck.Config, ck.Weights)
 	if err != nil {
-		return nil, fmt.Errorf("model source %q: %w", source, err)
+		return nil, err
 	}
 	l := &Loaded{Source: source, Kind: "hf", Dir: ck.Dir, Model: m}
 	if ck.TokenizerJSON != "" || ck.TokenizerModel != "" {
 		tok, err := tokenizer.Load(ck.Dir)
 		if err != nil {
-			return nil, fmt.Errorf("model source %q: tokenizer: %w", source, err)
+			return nil, fmt.Errorf("tokenizer: %w", err)
 		}
 		l.Tokenizer = tok
 	}
@@ -121,6 +136,12 @@ func (l *Loaded) Describe() string {
 	}
 	if l.Tokenizer != nil {
 		s += ", tokenizer " + l.Tokenizer.Format()
+	} else if t := l.Trained; t != nil {
+		how := fmt.Sprintf("trained here in %.0f s", t.Seconds)
+		if t.Cached {
+			how = fmt.Sprintf("trained in %.0f s, loaded from %s", t.Seconds, t.Dir)
+		}
+		s += fmt.Sprintf(", preset %s seed %d, %d steps (%s), no tokenizer", t.Preset, t.Seed, t.Steps, how)
 	} else if l.Planted != nil {
 		ps := l.Planted.Spec
 		s += fmt.Sprintf(", planted super neuron %d in layer %d writing dimension %d, BOS %d", ps.Neuron, ps.Layer, ps.Dim, ps.BOS)

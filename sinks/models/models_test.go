@@ -50,3 +50,34 @@ func TestOpenSources(t *testing.T) {
 		}
 	}
 }
+
+// trained:<preset> trains on first use into the cache, then loads the cached final checkpoint.
+func TestTrainedSource(t *testing.T) {
+	t.Setenv(CacheEnv, t.TempDir())
+	be, err := backend.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(be, "trained:bb-tiny@2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Kind != "trained" || l.Trained == nil || l.Trained.Cached || l.Trained.Steps != 30 || l.Trained.Seed != 2 || l.Model.Config.BOSTokenID != 0 {
+		t.Fatalf("first open: kind %q, %+v, BOS %d", l.Kind, l.Trained, l.Model.Config.BOSTokenID)
+	}
+	again, err := Open(be, "trained:bb-tiny@2", nil)
+	if err != nil || !again.Trained.Cached || again.Trained.Seconds != l.Trained.Seconds {
+		t.Fatalf("second open: %v, %+v", err, again.Trained)
+	}
+	if d := again.Describe(); !strings.Contains(d, "preset bb-tiny seed 2, 30 steps (trained in") {
+		t.Errorf("Describe: %s", d)
+	}
+	for src, want := range map[string]string{
+		"trained:nope":       `unknown training preset "nope"`,
+		"trained:bb-tiny@-1": `seed "-1" is not a non-negative integer`,
+	} {
+		if _, err := Open(be, src, nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error containing %q", src, err, want)
+		}
+	}
+}

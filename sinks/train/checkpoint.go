@@ -151,6 +151,19 @@ func saveCheckpoint(runDir string, cfg *transformer.Config, store *model.Store, 
 	return final, nil
 }
 
+// ReadState reads a checkpoint's state.json.
+func ReadState(ck Checkpoint) (State, error) {
+	var st State
+	b, err := os.ReadFile(filepath.Join(ck.Dir, stateFile))
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("checkpoint %s: %s is not valid: %w", ck.Dir, stateFile, err)
+	}
+	return st, nil
+}
+
 // loadCheckpoint reads a checkpoint's weights and optimizer state into a fresh store, checking the
 // config matches the run's. Any missing, extra, misshaped or unreadable tensor is an error naming it
 // and the checkpoint.

@@ -17,7 +17,7 @@ import (
 	"github.com/gomlx/compute"
 
 	"github.com/sinkscope/sinkscope/sinks/backend"
-	"github.com/sinkscope/sinkscope/sinks/models"
+	"github.com/sinkscope/sinkscope/sinks/hf"
 	"github.com/sinkscope/sinkscope/sinks/safetensors"
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
@@ -125,11 +125,15 @@ func TestTrainLearnsAndLogs(t *testing.T) {
 	if err != nil || len(ck) != opts.Keep || ck[len(ck)-1].Step != 60 {
 		t.Fatalf("checkpoints %v (%v); want the newest %d, the last at step 60", ck, err, opts.Keep)
 	}
-	l, err := models.Open(be, ck[len(ck)-1].Dir, nil)
+	hc, err := hf.Load(ck[len(ck)-1].Dir, nil)
 	if err != nil {
-		t.Fatalf("the checkpoint does not open as a model: %v", err)
+		t.Fatalf("the checkpoint does not load as an HF model: %v", err)
 	}
-	res, err := l.Model.Run([][]int{{0, 3, 4, 5, 3, 4, 5}})
+	m, err := transformer.New(be, hc.Config, hc.Weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Run([][]int{{0, 3, 4, 5, 3, 4, 5}})
 	if err != nil || len(res.Logits.Data) != 7*16 {
 		t.Fatalf("running the checkpoint: %v", err)
 	}

@@ -1,0 +1,77 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/sinkscope/sinkscope/datasets/bb"
+	"github.com/sinkscope/sinkscope/datasets/stream"
+	"github.com/sinkscope/sinkscope/sinks/transformer"
+)
+
+// Preset is a named training recipe: the model, the optimizer and the data, for one seed.
+type Preset struct {
+	Name, Doc string
+	// Recipe returns the options and the data stream for a seed (the seed draws the initial weights
+	// and the data; the same seed always gives the same run).
+	Recipe func(seed uint64) (Options, stream.Stream, error)
+}
+
+// presets are the built-in recipes.
+var presets = map[string]Preset{
+	"bb": {
+		Name: "bb",
+		Doc: "Bigram-Backcopy, 2 layers × 1 head, d 128, SwiGLU 512, RoPE, RMSNorm, 64 positions, batch 32, " +
+			"AdamW lr 4e-3 (β 0.9/0.95, wd 0.1 on matrices), 100 warm-up steps, cosine to 10%, 1500 steps: grows a BOS sink on CPU",
+		Recipe: func(seed uint64) (Options, stream.Stream, error) {
+			return bbRecipe(seed, 128, 512, 32, 1500, 100, 4e-3)
+		},
+	},
+	"bb-tiny": {
+		Name: "bb-tiny",
+		Doc:  "the bb recipe on a tiny model (d 32, MLP 64, batch 8, 30 steps), for tests",
+		Recipe: func(seed uint64) (Options, stream.Stream, error) {
+			return bbRecipe(seed, 32, 64, 8, 30, 5, 4e-3)
+		},
+	},
+}
+
+// bbRecipe is the Bigram-Backcopy recipe at a size.
+func bbRecipe(seed uint64, d, f, batch, steps, warmup int, lr float64) (Options, stream.Stream, error) {
+	const layers, seqLen = 2, 64
+	data, err := bb.NewStream(bb.DefaultTask(), seqLen, seed)
+	if err != nil {
+		return Options{}, nil, err
+	}
+	cfg := transformer.Config{Family: transformer.Llama, VocabSize: bb.Vocab, DModel: d, NLayers: layers, NHeads: 1, DMLP: f,
+		MaxSeqLen: seqLen, Norm: transformer.RMSNorm, NormEps: 1e-6, Position: transformer.RoPE, RopeTheta: 10000,
+		MLP: transformer.SwiGLU, Activation: "silu", BOSTokenID: bb.BOS, EOSTokenID: -1}
+	return Options{
+		Model: cfg,
+		Init:  transformer.RandomInit{Seed: seed, Std: 0.02, ResidualStd: 0.02 / math.Sqrt(2*layers)},
+		Opt: AdamW{LR: lr, MinLRFrac: 0.1, Warmup: warmup, Steps: steps, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8,
+			WeightDecay: 0.1, ClipNorm: 1},
+		Batch: batch, Accum: 1,
+		EvalEvery: max(steps/10, 1), EvalBatches: 4, SinkEvery: max(steps/30, 1), SaveEvery: max(steps/5, 1), Keep: 2,
+	}, data, nil
+}
+
+// LookupPreset returns a preset by name, or an error listing the known ones.
+func LookupPreset(name string) (Preset, error) {
+	p, ok := presets[name]
+	if !ok {
+		return Preset{}, fmt.Errorf("unknown training preset %q; known presets: %v", name, PresetNames())
+	}
+	return p, nil
+}
+
+// PresetNames lists the presets.
+func PresetNames() []string {
+	names := make([]string, 0, len(presets))
+	for n := range presets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
