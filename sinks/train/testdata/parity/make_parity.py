@@ -20,13 +20,13 @@ What it does
      and must give identical numbers (determinism check).
   4. Writes, next to this script: config.json, model.safetensors (initial weights),
      batches.json, expected.json, final_a.safetensors (weights after step 20 of run A).
-  5. With --variants (the default run does it too) it measures how far GoMLX-style optimizer
+  5. Unless --no-variants is given it measures how far GoMLX-style optimizer
      choices move the loss (weight decay on every variable, no global-norm clipping, GoMLX's or a
      zero-start warm-up, eps inside the square root, GoMLX default eps/beta2) after 20 and 45
      steps, on the recipe's data and on a learnable Markov-chain task, for 3 init seeds, and
      writes variants.json.
 
-How to run (from anywhere; about a minute on one CPU core):
+How to run (from anywhere; about 30 s on one CPU core):
     /usr/bin/python3 make_parity.py              # everything
     /usr/bin/python3 make_parity.py --no-variants  # twin validation + fixture only
     /usr/bin/python3 make_parity.py --out DIR    # write somewhere else
@@ -137,7 +137,7 @@ class RMSNorm(nn.Module):
 
     def forward(self, x):
         dtype = x.dtype
-        x = x.to(torch.float32)
+        x = x.to(torch.promote_types(dtype, torch.float32))  # float32 (float64 stays float64)
         x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
         return self.weight * x.to(dtype)
 
@@ -458,8 +458,8 @@ class ManualAdamW:
 
 def train(cfg, init_seed, batches, total_steps, accum=1, val=None, opt_kind="torch",
           decay_all=False, clip=True, warmup_kind="recipe", eps=1e-8, beta2=0.95, eps_inside=False,
-          loss_scale=1.0, return_model=False):
-    m = init_model(cfg, init_seed)
+          loss_scale=1.0, dtype=torch.float32, return_model=False):
+    m = init_model(cfg, init_seed).to(dtype)
     params = list(m.parameters())
     decay = [p for p in params if decay_all or p.ndim >= 2]
     no_decay = [p for p in params if not (decay_all or p.ndim >= 2)]
@@ -662,6 +662,15 @@ def main():
         "final_weights_max_abs_diff": max(max_abs(p, q) for p, q in zip(ma.state_dict().values(), mb.state_dict().values())),
     }
     print("run A vs run B:", a_vs_b)
+    # float32 rounding scale of the whole recipe: run A again in float64 from the same initial weights
+    r64, m64 = train(cfg, 1234, steps, 20, val=val, dtype=torch.float64, return_model=True)
+    f32_vs_f64 = {
+        "loss_max_abs_diff": max(abs(x - y) for x, y in zip(ra["loss"], r64["loss"])),
+        "grad_norm_max_abs_diff": max(abs(x - y) for x, y in zip(ra["grad_norm"], r64["grad_norm"])),
+        "final_weights_max_abs_diff": max(max_abs(p, q) for p, q in zip(ma.state_dict().values(), m64.state_dict().values())),
+        "val_loss_after_abs_diff": abs(ra["val_loss_after"] - r64["val_loss_after"]),
+    }
+    print("run A float32 vs float64:", f32_vs_f64)
     expected = {
         "recipe": RECIPE,
         "n_params": n_params,
@@ -669,6 +678,7 @@ def main():
         "python_version": platform.python_version(),
         "deterministic": "each run repeated twice in the same process: identical losses, norms and weights",
         "run_a": ra, "run_b": rb, "run_a_vs_run_b": a_vs_b,
+        "run_a_float32_vs_float64": f32_vs_f64,
         "twin_vs_transformers_max_abs_diff": twin,
         "files": {"config.json": "HF Llama config", "model.safetensors": "initial weights (F32, HF names)",
                   "batches.json": "steps[s][b] = 17 ids (inputs [:16], labels [1:]); val = held-out 4 windows",
