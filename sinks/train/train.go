@@ -33,6 +33,7 @@ import (
 
 	"github.com/sinkscope/sinkscope/datasets/stream"
 	"github.com/sinkscope/sinkscope/internal/atomicfile"
+	"github.com/sinkscope/sinkscope/sinks/hf"
 	"github.com/sinkscope/sinkscope/sinks/metrics"
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
@@ -41,7 +42,10 @@ import (
 type Options struct {
 	Model transformer.Config
 	Init  transformer.RandomInit
-	Opt   AdamW // Opt.Steps is the run's length
+	// InitFrom, when set, is an HF model directory whose weights start the run instead of Init
+	// (e.g. a PyTorch twin's initial weights); its config must match Model.
+	InitFrom string `json:",omitempty"`
+	Opt      AdamW  // Opt.Steps is the run's length
 	// Batch windows per step, split into Accum micro-batches (gradient accumulation).
 	Batch, Accum int
 	// EvalEvery steps the validation loss over EvalBatches batches of Batch windows (0: only at the end).
@@ -175,6 +179,16 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 	} else {
 		store = model.NewStore()
 		weights := transformer.RandomWeights(&cfg, opts.Init)
+		if opts.InitFrom != "" {
+			c, err := hf.Load(opts.InitFrom, nil)
+			if err != nil {
+				return nil, fmt.Errorf("train: initial weights: %w", err)
+			}
+			if got, want := configKey(c.Config), configKey(&cfg); got != want {
+				return nil, fmt.Errorf("train: initial weights %s: the model differs from the recipe's:\n  weights %s\n  recipe  %s", opts.InitFrom, got, want)
+			}
+			weights = c.Weights
+		}
 		for _, name := range cfg.ParamNames() { // the order of the store is the order of the updates
 			if _, err := store.CreateVariable("/"+name, weights[name]); err != nil {
 				return nil, err
