@@ -31,6 +31,9 @@ run() {
 # The planted model: a random-init Llama-style model with one planted super neuron. The whole chain
 # appears by construction (neuron 37 of layer 1 → dimension 17 → sink from layer 2, QK lock).
 run --model planted "${builtin_flags[@]}"
+# A model that learned its sink: the bb training preset (2 layers x 1 head on Bigram-Backcopy), trained
+# here on first use (a few minutes on 2 cores) and cached in ~/.cache/sinkscope/trained.
+run --model trained:bb --toy=false "${builtin_flags[@]}"
 # The same architecture at random initialisation: variance discrepancy, but no super neuron, no sink.
 run --model random:small --toy=false "${builtin_flags[@]}"
 # The paper's 152M pre-training architecture at initialisation.

@@ -33,7 +33,7 @@ func cmdTrain(args []string) error {
 	if *list {
 		for _, n := range train.PresetNames() {
 			p, _ := train.LookupPreset(n)
-			fmt.Fprintf(stdout, "%-8s %s\n", n, p.Doc)
+			fmt.Fprintf(stdout, "%-12s %s\n", n, p.Doc)
 		}
 		return nil
 	}

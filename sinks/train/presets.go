@@ -7,6 +7,7 @@ import (
 
 	"github.com/sinkscope/sinkscope/datasets/bb"
 	"github.com/sinkscope/sinkscope/datasets/stream"
+	"github.com/sinkscope/sinkscope/datasets/textstream"
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
@@ -23,9 +24,21 @@ var presets = map[string]Preset{
 	"bb": {
 		Name: "bb",
 		Doc: "Bigram-Backcopy, 2 layers × 1 head, d 128, SwiGLU 512, RoPE, RMSNorm, 64 positions, batch 32, " +
-			"AdamW lr 4e-3 (β 0.9/0.95, wd 0.1 on matrices), 100 warm-up steps, cosine to 10%, 1500 steps: grows a BOS sink on CPU",
+			"AdamW lr 4e-3 (β 0.9/0.95, wd 0.1 on matrices), 100 warm-up steps, cosine to 10%, 800 steps: grows a BOS sink on CPU",
 		Recipe: func(seed uint64) (Options, stream.Stream, error) {
-			return bbRecipe(seed, 128, 512, 32, 1500, 100, 4e-3)
+			return bbRecipe(seed, 128, 512, 32, 800, 100, 4e-3)
+		},
+	},
+	"brown-bytes": {
+		Name: "brown-bytes",
+		Doc: "the Brown corpus as bytes (BOS + document starts), 4 layers × 4 heads, d 128, SwiGLU 512, 128 positions, " +
+			"batch 16, AdamW lr 3e-3, 50 warm-up steps, 600 steps: natural text on a CPU",
+		Recipe: func(seed uint64) (Options, stream.Stream, error) {
+			data, err := textstream.Open("brown", "bytes", textstream.Config{SeqLen: 128, Mode: textstream.DocStart, Seed: seed})
+			if err != nil {
+				return Options{}, nil, err
+			}
+			return textRecipe(seed, data, 4, 4, 128, 512, 16, 600, 50, 3e-3), data, nil
 		},
 	},
 	"bb-tiny": {
@@ -55,6 +68,21 @@ func bbRecipe(seed uint64, d, f, batch, steps, warmup int, lr float64) (Options,
 		Batch: batch, Accum: 1,
 		EvalEvery: max(steps/10, 1), EvalBatches: 4, SinkEvery: max(steps/30, 1), SaveEvery: max(steps/5, 1), Keep: 2,
 	}, data, nil
+}
+
+// textRecipe is a Llama-style recipe for a text stream.
+func textRecipe(seed uint64, data stream.Stream, layers, heads, d, f, batch, steps, warmup int, lr float64) Options {
+	cfg := transformer.Config{Family: transformer.Llama, VocabSize: data.Vocab(), DModel: d, NLayers: layers, NHeads: heads, DMLP: f,
+		MaxSeqLen: data.SeqLen(), Norm: transformer.RMSNorm, NormEps: 1e-6, Position: transformer.RoPE, RopeTheta: 10000,
+		MLP: transformer.SwiGLU, Activation: "silu", BOSTokenID: data.BOS(), EOSTokenID: -1}
+	return Options{
+		Model: cfg,
+		Init:  transformer.RandomInit{Seed: seed, Std: 0.02, ResidualStd: 0.02 / math.Sqrt(float64(2*layers))},
+		Opt: AdamW{LR: lr, MinLRFrac: 0.1, Warmup: warmup, Steps: steps, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8,
+			WeightDecay: 0.1, ClipNorm: 1},
+		Batch: batch, Accum: 1,
+		EvalEvery: max(steps/10, 1), EvalBatches: 4, SinkEvery: max(steps/30, 1), SaveEvery: max(steps/5, 1), Keep: 2,
+	}
 }
 
 // LookupPreset returns a preset by name, or an error listing the known ones.
