@@ -26,6 +26,7 @@ func cmdTrain(args []string) error {
 	batch := fs.Int("batch", 0, "override the preset's batch (windows per step)")
 	accum := fs.Int("accum", 0, "gradient accumulation: micro-batches per step (the batch must divide by it)")
 	stopAfter := fs.Int("stop-after", 0, "end this call after that many steps in total (a later call resumes)")
+	bf16 := fs.Bool("bf16", false, "matrix products in bfloat16 (mixed precision, for GPUs); weights and optimizer state stay float32")
 	list := fs.Bool("list", false, "list the presets and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -65,6 +66,7 @@ func cmdTrain(args []string) error {
 		opts.Accum = *accum
 	}
 	opts.StopAfter = *stopAfter
+	opts.BF16 = *bf16
 	dir := *run
 	if dir == "" {
 		dir = filepath.Join("runs", fmt.Sprintf("%s-seed%d", *preset, *seed))

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -54,6 +55,9 @@ type Options struct {
 	SinkEvery int
 	// SaveEvery steps a checkpoint (0: only at the end); Keep newest checkpoints (0: all).
 	SaveEvery, Keep int
+	// BF16 computes the matrix products in bfloat16 (mixed precision, for GPUs); weights, optimizer
+	// state, norms, softmax and the loss stay float32.
+	BF16 bool `json:",omitempty"`
 	// StopAfter ends this call after that many steps in total (a later call resumes); 0: run to Opt.Steps.
 	StopAfter int `json:"-"`
 }
@@ -204,7 +208,9 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 	}
 	opt := opts.Opt
 	trainer := gtrain.NewTrainer(be, store,
-		func(scope *model.Scope, tokens *Node) *Node { return transformer.Forward(scope.Store(), &cfg, tokens) },
+		func(scope *model.Scope, tokens *Node) *Node {
+			return transformer.ForwardMixed(scope.Store(), &cfg, tokens, opts.matmulDType())
+		},
 		loss.SparseCategoricalCrossEntropyLogits, &opt, nil, nil)
 	if opts.Accum > 1 {
 		if err := trainer.AccumulateGradients(opts.Accum); err != nil {
@@ -263,7 +269,7 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 			Seconds: start.Seconds + time.Since(began).Seconds(), Resumed: done == start.Step+1 && start.Step > 0}
 		last := done == end
 		if (opts.EvalEvery > 0 && done%opts.EvalEvery == 0) || done == opt.Steps {
-			if rec.ValLoss, err = evalLoss(be, store, &cfg, data, opts.EvalBatches, opts.Batch); err != nil {
+			if rec.ValLoss, err = evalLoss(be, store, &cfg, opts.matmulDType(), data, opts.EvalBatches, opts.Batch); err != nil {
 				return sum, err
 			}
 			sum.ValLoss = rec.ValLoss
@@ -292,6 +298,13 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 		}
 	}
 	return sum, nil
+}
+
+func (o *Options) matmulDType() dtypes.DType {
+	if o.BF16 {
+		return dtypes.BFloat16
+	}
+	return dtypes.Float32
 }
 
 func orNone(s string) string {
@@ -348,17 +361,17 @@ func readScalar(store *model.Store, path string) float64 {
 }
 
 // newEvalExec compiles the validation loss: mean token cross-entropy of a batch.
-func newEvalExec(be compute.Backend, store *model.Store, cfg *transformer.Config) (*model.Exec, error) {
+func newEvalExec(be compute.Backend, store *model.Store, cfg *transformer.Config, matmul dtypes.DType) (*model.Exec, error) {
 	return model.NewExec(be, store, func(scope *model.Scope, tokens, labels *Node) *Node {
-		logits := transformer.Forward(scope.Store(), cfg, tokens)
+		logits := transformer.ForwardMixed(scope.Store(), cfg, tokens, matmul)
 		return ReduceAllMean(loss.SparseCategoricalCrossEntropyLogits([]*Node{labels}, []*Node{logits}))
 	})
 }
 
 // evalLoss is the mean validation loss over n batches of `batch` windows, compiled afresh: a
 // backend may fold the variables into a compiled graph, and they change between evaluations.
-func evalLoss(be compute.Backend, store *model.Store, cfg *transformer.Config, data stream.Stream, n, batch int) (float64, error) {
-	e, err := newEvalExec(be, store, cfg)
+func evalLoss(be compute.Backend, store *model.Store, cfg *transformer.Config, matmul dtypes.DType, data stream.Stream, n, batch int) (float64, error) {
+	e, err := newEvalExec(be, store, cfg, matmul)
 	if err != nil {
 		return 0, err
 	}

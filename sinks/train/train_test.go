@@ -251,3 +251,21 @@ func tensorDiff(t *testing.T, a, b string) string {
 	}
 	return ": " + strings.Join(diff, ", ")
 }
+
+// Mixed precision (bfloat16 matrix products) trains the same recipe to nearly the same loss.
+func TestTrainBF16(t *testing.T) {
+	be := newBackend(t)
+	losses := map[bool]float64{}
+	for _, bf16 := range []bool{false, true} {
+		opts := tinyOptions(20)
+		opts.BF16 = bf16
+		s, err := Run(context.Background(), be, t.TempDir(), opts, chainStream{16, 16}, nil)
+		if err != nil {
+			t.Fatalf("bf16 %v: %v", bf16, err)
+		}
+		losses[bf16] = s.ValLoss
+	}
+	if d := math.Abs(losses[true] - losses[false]); !(d < 0.05) || losses[true] == losses[false] {
+		t.Errorf("validation loss float32 %.5f, bfloat16 matmuls %.5f: want close but not identical", losses[false], losses[true])
+	}
+}

@@ -26,6 +26,17 @@ type pass struct {
 	// blocks is how many blocks to build: all of them, or (without logits) only up to the last
 	// block whose hook points are read or replaced — a layer-1 analysis of a 32-layer model runs 2.
 	blocks int
+	// matmul is the dtype of the matrix products (InvalidDType or Float32: float32 everywhere;
+	// BFloat16: mixed-precision training). Norms, softmax and statistics stay float32.
+	matmul dtypes.DType
+}
+
+// mm is Einsum in the pass's matmul dtype, with a float32 result.
+func (p *pass) mm(eq string, a, b *Node) *Node {
+	if p.matmul == dtypes.InvalidDType || p.matmul == dtypes.Float32 {
+		return Einsum(eq, a, b)
+	}
+	return ConvertDType(Einsum(eq, ConvertDType(a, p.matmul), ConvertDType(b, p.matmul)), dtypes.Float32)
 }
 
 // param returns the graph node of a canonical parameter, converted to float32 for the computation.
@@ -108,7 +119,7 @@ func (p *pass) forward(tokens *Node, withLogits bool) *Node {
 	} else {
 		unembed = p.param("unembed/weights")
 	}
-	logits := Einsum("bpd,vd->bpv", x, unembed) // [b, p, v]
+	logits := p.mm("bpd,vd->bpv", x, unembed) // [b, p, v]
 	return p.hook("logits", -1, logits)
 }
 
@@ -161,9 +172,9 @@ func (p *pass) attention(l int, h, mask *Node, rope *ropeTables) *Node {
 	// Grouped-query attention: query head i reads key/value head i / (H/KV), as HF's repeat_kv.
 	kh, vh := repeatKV(k, H), repeatKV(v, H) // [b, p, h, dh]
 
-	scores := Einsum("bqhd,bkhd->bhqk", q, kh) // [b, h, q, k]
-	scores = MulScalar(scores, c.Scale())      // q·k / √dh
-	if p.attnMask != nil {                     // custom additive mask, before the causal mask
+	scores := p.mm("bqhd,bkhd->bhqk", q, kh) // [b, h, q, k]
+	scores = MulScalar(scores, c.Scale())    // q·k / √dh
+	if p.attnMask != nil {                   // custom additive mask, before the causal mask
 		m := p.attnMask // [q, k] or [L, q, k]
 		if m.Rank() == 3 {
 			m = Squeeze(Slice(m, AxisElem(l)), 0) // this layer's [q, k]
@@ -189,7 +200,7 @@ func (p *pass) attention(l int, h, mask *Node, rope *ropeTables) *Node {
 	}
 	pattern = p.hook(pre+"hook_pattern", l, pattern) // [b, h, q, k]
 
-	z := Einsum("bhqk,bkhd->bqhd", pattern, vh) // [b, p, h, dh]
+	z := p.mm("bhqk,bkhd->bqhd", pattern, vh) // [b, p, h, dh]
 	z = p.hook(pre+"hook_z", l, z)
 	if c.HeadNorm.Enabled {
 		// Head-wise RMSNorm over dh (no mean subtraction, no bias): ô = o / RMS(o) ⊙ γ.
@@ -210,11 +221,11 @@ func (p *pass) attention(l int, h, mask *Node, rope *ropeTables) *Node {
 	wo := Reshape(p.param(w+"o/weights"), c.DModel, H, dh) // [d, h, dh]
 	var out *Node
 	if p.wants(pre + "hook_result") {
-		result := Einsum("bphe,dhe->bphd", z, wo) // [b, p, h, d]
+		result := p.mm("bphe,dhe->bphd", z, wo) // [b, p, h, d]
 		result = p.hook(pre+"hook_result", l, result)
 		out = ReduceSum(result, 2) // [b, p, d]
 	} else {
-		out = Einsum("bphe,dhe->bpd", z, wo) // [b, p, d]
+		out = p.mm("bphe,dhe->bpd", z, wo) // [b, p, d]
 	}
 	if c.OutBias {
 		out = Add(out, ExpandLeftToRank(p.param(w+"o/bias"), out.Rank()))
@@ -243,7 +254,7 @@ func (p *pass) mlp(l int, h *Node) *Node {
 // linear applies an nn.Linear-layout weight [out, in] (+ bias [out]) to x [..., in] → [..., out].
 func (p *pass) linear(prefix string, x *Node, bias bool) *Node {
 	wt := p.param(prefix + "/weights")
-	y := Einsum("bpi,oi->bpo", x, wt)
+	y := p.mm("bpi,oi->bpo", x, wt)
 	if bias {
 		y = Add(y, ExpandLeftToRank(p.param(prefix+"/bias"), y.Rank()))
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -13,10 +14,16 @@ import (
 // readable pass every analysis runs, without hooks or captures, so gradients flow through exactly
 // the computation the findings inspect.
 func Forward(store *model.Store, cfg *Config, tokens *Node) *Node {
+	return ForwardMixed(store, cfg, tokens, dtypes.Float32)
+}
+
+// ForwardMixed is Forward with the matrix products in matmul's dtype (BFloat16 for mixed-precision
+// training on a GPU); parameters stay float32, and norms, softmax and the logits are float32.
+func ForwardMixed(store *model.Store, cfg *Config, tokens *Node, matmul dtypes.DType) *Node {
 	p := &pass{
 		cfg: cfg, store: store, g: tokens.Graph(),
 		hooks: map[string][]Hook{}, capture: map[string]bool{}, captured: map[string]*Node{}, inputs: map[string]*Node{},
-		blocks: cfg.NLayers,
+		blocks: cfg.NLayers, matmul: matmul,
 	}
 	return p.forward(tokens, true)
 }
