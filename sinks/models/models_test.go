@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sinkscope/sinkscope/sinks/backend"
+	"github.com/sinkscope/sinkscope/sinks/train"
 )
 
 func TestOpenSources(t *testing.T) {
@@ -79,5 +80,22 @@ func TestTrainedSource(t *testing.T) {
 		if _, err := Open(be, src, nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error containing %q", src, err, want)
 		}
+	}
+}
+
+// EnsureTrained reports each training step, and then finds the cached model without training.
+func TestEnsureTrained(t *testing.T) {
+	t.Setenv(CacheEnv, t.TempDir())
+	steps := 0
+	tr, err := EnsureTrained(nil, "trained:bb-tiny", func(p train.Progress) { steps = p.Step })
+	if err != nil || tr.Cached || steps != 30 {
+		t.Fatalf("first call: %+v, %v, last step reported %d", tr, err, steps)
+	}
+	steps = 0
+	if tr, err = EnsureTrained(nil, "trained:bb-tiny", func(p train.Progress) { steps = p.Step }); err != nil || !tr.Cached || steps != 0 {
+		t.Fatalf("second call: %+v, %v, %d steps reported", tr, err, steps)
+	}
+	if _, err := EnsureTrained(nil, "planted", nil); err == nil || !strings.Contains(err.Error(), "not a trained:<preset>[@seed] source") {
+		t.Errorf("planted: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomlx/compute"
 
+	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/sinks/train"
 )
 
@@ -44,6 +45,11 @@ func TrainedDir(preset string, seed uint64) (string, error) {
 // training it first (or finishing an interrupted run) when it is not there. Progress lines go to
 // stderr.
 func openTrained(be compute.Backend, source, rest string, opts *Options) (*Loaded, error) {
+	return openTrainedWith(be, source, rest, opts, nil)
+}
+
+// openTrainedWith is openTrained with a progress callback (nil: lines on stderr).
+func openTrainedWith(be compute.Backend, source, rest string, opts *Options, progress func(train.Progress)) (*Loaded, error) {
 	name, seedStr, hasSeed := strings.Cut(rest, "@")
 	seed := uint64(1)
 	if hasSeed {
@@ -72,9 +78,11 @@ func openTrained(be compute.Backend, source, rest string, opts *Options) (*Loade
 	if len(ck) == 0 || ck[len(ck)-1].Step < ropts.Opt.Steps {
 		info.Cached = false
 		fmt.Fprintf(os.Stderr, "%s: training preset %s (seed %d) into %s — once; later runs load it\n", source, name, seed, dir)
-		progress := func(pr train.Progress) {
-			if pr.Step%max(pr.Steps/10, 1) == 0 {
-				fmt.Fprintf(os.Stderr, "  step %d/%d loss %.4f (%.0f tokens/s)\n", pr.Step, pr.Steps, pr.Record.Loss, pr.Record.TokensPS)
+		if progress == nil {
+			progress = func(pr train.Progress) {
+				if pr.Step%max(pr.Steps/10, 1) == 0 {
+					fmt.Fprintf(os.Stderr, "  step %d/%d loss %.4f (%.0f tokens/s)\n", pr.Step, pr.Steps, pr.Record.Loss, pr.Record.TokensPS)
+				}
 			}
 		}
 		if _, err := train.Run(context.Background(), be, dir, ropts, data, progress); err != nil {
@@ -96,4 +104,25 @@ func openTrained(be compute.Backend, source, rest string, opts *Options) (*Loade
 	}
 	l.Source, l.Kind, l.Trained = source, "trained", info
 	return l, nil
+}
+
+// EnsureTrained trains trained:<preset>[@seed] into the cache unless its final checkpoint is already
+// there, reporting each step to progress (nil: lines on stderr), and says how it came to be. Use it
+// before opening the source when the training should be shown (e.g. as a notebook progress bar).
+func EnsureTrained(be compute.Backend, source string, progress func(train.Progress)) (*Trained, error) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(source), "trained:")
+	if !ok {
+		return nil, fmt.Errorf("EnsureTrained: %q is not a trained:<preset>[@seed] source", source)
+	}
+	if be == nil {
+		var err error
+		if be, err = backend.New(); err != nil {
+			return nil, err
+		}
+	}
+	l, err := openTrainedWith(be, source, rest, &Options{}, progress)
+	if err != nil {
+		return nil, err
+	}
+	return l.Trained, nil
 }
