@@ -33,9 +33,11 @@ func benchText(b *testing.B, n int) string {
 	return sb.String()
 }
 
-func BenchmarkEncode(b *testing.B) {
-	text := benchText(b, 256<<10)
-	for _, style := range fixtureStyles {
+func BenchmarkEncode(b *testing.B) { benchEncode(b, benchText(b, 256<<10), fixtureStyles) }
+
+// benchEncode times encoding text with each fixture style's tokenizer.
+func benchEncode(b *testing.B, text string, styles []string) {
+	for _, style := range styles {
 		tok := mustLoad(b, style)
 		b.Run(style, func(b *testing.B) {
 			b.SetBytes(int64(len(text)))
@@ -103,20 +105,7 @@ func brownBenchText(b *testing.B) string {
 var splitStyles = []string{"gpt2", "llama3", "qwen2"}
 
 // BenchmarkEncodeBrown encodes Brown-corpus prose with the byte-level BPE tokenizers.
-func BenchmarkEncodeBrown(b *testing.B) {
-	text := brownBenchText(b)
-	for _, style := range splitStyles {
-		tok := mustLoad(b, style)
-		b.Run(style, func(b *testing.B) {
-			b.SetBytes(int64(len(text)))
-			for b.Loop() {
-				if _, err := tok.Encode(text, NoBOS); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
+func BenchmarkEncodeBrown(b *testing.B) { benchEncode(b, brownBenchText(b), splitStyles) }
 
 // BenchmarkPreTokenizeBrown runs only the pre-tokenizers (the split patterns) on Brown-corpus
 // prose: the part of encoding that the regex engine does.
