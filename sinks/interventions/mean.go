@@ -1,0 +1,102 @@
+package interventions
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/sinkscope/sinkscope/datasets/batch"
+	"github.com/sinkscope/sinkscope/sinks/transformer"
+)
+
+// Mean is μ, the per-dimension mean of the value projection attn.hook_v over random tokens, per
+// layer and query head: Data is [Layers, Heads, HeadDim]. With grouped-query attention (G key/value
+// heads) query head h gets the mean of kv head h/(Heads/G).
+type Mean struct {
+	Layers, Heads, HeadDim int
+	Data                   []float32 // [l, h, dh]
+	Tokens                 int       // tokens averaged over
+	Spec                   MeanSpec
+}
+
+// MeanSpec says which random tokens μ is estimated on: N sequences × SeqLen uniform tokens from
+// the vocabulary minus Exclude (e.g. BOS), drawn with Seed. The paper uses ~51k tokens.
+type MeanSpec struct {
+	N, SeqLen int
+	Seed      uint64
+	Exclude   []int
+	Batch     int // sequences per forward pass (0: 16)
+}
+
+var (
+	meanMu    sync.Mutex
+	meanCache = map[*transformer.Model]map[string]*Mean{}
+)
+
+// ValueMean estimates μ on the model for every layer, once per model and spec: later calls with
+// the same model and spec return the cached Mean.
+func ValueMean(m *transformer.Model, spec MeanSpec) (*Mean, error) {
+	key := fmt.Sprintf("%d×%d seed %d exclude %v", spec.N, spec.SeqLen, spec.Seed, spec.Exclude)
+	meanMu.Lock()
+	defer meanMu.Unlock()
+	if mu := meanCache[m][key]; mu != nil {
+		return mu, nil
+	}
+	tokens, err := batch.RandomTokens(spec.N, spec.SeqLen, m.Config.VocabSize, spec.Seed, spec.Exclude...)
+	if err != nil {
+		return nil, fmt.Errorf("value mean: %w", err)
+	}
+	mu, err := valueMean(m, tokens, spec.Batch)
+	if err != nil {
+		return nil, err
+	}
+	mu.Spec = spec
+	if meanCache[m] == nil {
+		meanCache[m] = map[string]*Mean{}
+	}
+	meanCache[m][key] = mu
+	return mu, nil
+}
+
+// valueMean averages attn.hook_v [b, p, g, dh] over sequences and positions in every layer and
+// broadcasts kv head g to its query heads.
+func valueMean(m *transformer.Model, tokens [][]int, batchSize int) (*Mean, error) {
+	cfg := m.Config
+	L, H, G, dh := cfg.NLayers, cfg.NHeads, cfg.KVHeads(), cfg.HeadDim()
+	if batchSize <= 0 {
+		batchSize = 16
+	}
+	sums := make([]float64, L*G*dh) // [l, g, dh]
+	n := 0
+	for lo := 0; lo < len(tokens); lo += batchSize {
+		hi := min(lo+batchSize, len(tokens))
+		c, err := m.RunWithCache(tokens[lo:hi], "blocks.*.attn.hook_v")
+		if err != nil {
+			return nil, fmt.Errorf("value mean, sequences %d..%d: %w", lo, hi-1, err)
+		}
+		for l := 0; l < L; l++ {
+			v := c.MustGet("v", l) // [b, p, g, dh]
+			if len(v.Shape) != 4 || v.Shape[2] != G || v.Shape[3] != dh {
+				return nil, fmt.Errorf("value mean: layer %d hook_v has shape %v, want [b, p, %d, %d]", l, v.Shape, G, dh)
+			}
+			acc := sums[l*G*dh : (l+1)*G*dh]
+			for i, x := range v.Data {
+				acc[i%(G*dh)] += float64(x)
+			}
+			if l == 0 {
+				n += v.Shape[0] * v.Shape[1]
+			}
+		}
+	}
+	mu := &Mean{Layers: L, Heads: H, HeadDim: dh, Data: make([]float32, L*H*dh), Tokens: n}
+	per := H / G // query heads per kv head
+	for l := 0; l < L; l++ {
+		for h := 0; h < H; h++ {
+			src := sums[(l*G+h/per)*dh : (l*G+h/per+1)*dh]
+			dst := mu.Data[(l*H+h)*dh : (l*H+h+1)*dh]
+			for j := range dst {
+				dst[j] = float32(src[j] / float64(n))
+			}
+		}
+	}
+	return mu, nil
+}

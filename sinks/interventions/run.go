@@ -1,0 +1,153 @@
+package interventions
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sinkscope/sinkscope/sinks/transformer"
+)
+
+// SinkScore is the sink score of column k in an attention pattern [b, h, q, k]: the mean over
+// sequences, heads and queries i > k of A[i, k]. It needs k < T−1.
+func SinkScore(pattern *transformer.Activation, k int) (float64, error) {
+	sum, n, err := columnSum(pattern, k)
+	if err != nil {
+		return 0, err
+	}
+	return sum / float64(n), nil
+}
+
+// columnSum sums A[b, h, i, k] over b, h and i > k, and counts the terms.
+func columnSum(pattern *transformer.Activation, k int) (float64, int, error) {
+	s := pattern.Shape
+	if len(s) != 4 || s[2] != s[3] {
+		return 0, 0, fmt.Errorf("%s: shape %v, want a pattern [b, h, q, k]", pattern.Name, s)
+	}
+	B, H, T := s[0], s[1], s[2]
+	if k < 0 || k >= T-1 {
+		return 0, 0, fmt.Errorf("%s: sink column %d needs a later query: want 0 ≤ k < %d for %d positions", pattern.Name, k, T-1, T)
+	}
+	var sum float64
+	for bh := 0; bh < B*H; bh++ {
+		base := bh * T * T // pattern[b, h] as [q, k]
+		for i := k + 1; i < T; i++ {
+			sum += float64(pattern.Data[base+i*T+k])
+		}
+	}
+	return sum, B * H * (T - k - 1), nil
+}
+
+// MaskResult is the outcome of RunMask: the sink score of column K per layer without and with the
+// mask, and head-mean attention maps for figures.
+type MaskResult struct {
+	Mask   Mask      `json:"mask"`
+	K      int       `json:"k"`
+	Before []float64 `json:"before"` // per layer, unmodified run
+	After  []float64 `json:"after"`  // per layer, masked run
+	// MapLayers are the layers of the maps (first, middle, last); MapsBefore[i] and MapsAfter[i]
+	// are layer MapLayers[i]'s attention [q][k] averaged over heads and sequences.
+	MapLayers  []int         `json:"map_layers"`
+	MapsBefore [][][]float64 `json:"maps_before"`
+	MapsAfter  [][][]float64 `json:"maps_after"`
+	Seconds    float64       `json:"seconds"`
+}
+
+// RunMask runs tokens through m without and with the mask, in micro-batches of at most batch
+// sequences (0: 16), and reads the sink score of column k in every layer.
+func RunMask(m *transformer.Model, tokens [][]int, mask Mask, k, batch int) (*MaskResult, error) {
+	start := time.Now()
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("RunMask: no token sequences")
+	}
+	L, T := m.Config.NLayers, len(tokens[0])
+	data, dims, err := mask.Build(L, T)
+	if err != nil {
+		return nil, err
+	}
+	if k < 0 || k >= T-1 {
+		return nil, fmt.Errorf("RunMask: sink column %d needs a later query: want 0 ≤ k < %d for %d-token sequences", k, T-1, T)
+	}
+	mapLayers := []int{0, L / 2, L - 1}
+	res := &MaskResult{Mask: mask, K: k, MapLayers: mapLayers}
+	res.Before, res.MapsBefore, err = columnScores(m, tokens, k, batch, mapLayers)
+	if err != nil {
+		return nil, fmt.Errorf("unmodified run: %w", err)
+	}
+	res.After, res.MapsAfter, err = columnScores(m, tokens, k, batch, mapLayers, transformer.WithAttentionMask(data, dims...))
+	if err != nil {
+		return nil, fmt.Errorf("masked run (%s): %w", mask, err)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// columnScores runs tokens in micro-batches, captures every layer's pattern, and returns the sink
+// score of column k per layer and the head- and sequence-mean maps [q][k] of mapLayers.
+func columnScores(m *transformer.Model, tokens [][]int, k, batch int, mapLayers []int, opts ...transformer.Option) ([]float64, [][][]float64, error) {
+	L, T := m.Config.NLayers, len(tokens[0])
+	if batch <= 0 {
+		batch = 16
+	}
+	sums := make([]float64, L)
+	counts := make([]int, L)
+	maps := make([][][]float64, len(mapLayers))
+	for i := range maps {
+		maps[i] = make([][]float64, T)
+		for q := range maps[i] {
+			maps[i][q] = make([]float64, T)
+		}
+	}
+	rows := 0 // sequences × heads summed into the maps
+	for lo := 0; lo < len(tokens); lo += batch {
+		hi := min(lo+batch, len(tokens))
+		run := append([]transformer.Option{transformer.Capture("blocks.*.attn.hook_pattern"), transformer.NoLogits()}, opts...)
+		r, err := m.Run(tokens[lo:hi], run...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sequences %d..%d: %w", lo, hi-1, err)
+		}
+		for l := 0; l < L; l++ {
+			pat, err := r.Cache.Get("pattern", l) // [b, h, q, k]
+			if err != nil {
+				return nil, nil, err
+			}
+			s, n, err := columnSum(pat, k)
+			if err != nil {
+				return nil, nil, err
+			}
+			sums[l] += s
+			counts[l] += n
+			for i, ml := range mapLayers {
+				if ml == l {
+					addMap(maps[i], pat)
+				}
+			}
+		}
+		pat0 := r.Cache.MustGet("pattern", 0)
+		rows += pat0.Shape[0] * pat0.Shape[1]
+	}
+	scores := make([]float64, L)
+	for l := range scores {
+		scores[l] = sums[l] / float64(counts[l])
+	}
+	for _, mp := range maps {
+		for _, row := range mp {
+			for j := range row {
+				row[j] /= float64(rows)
+			}
+		}
+	}
+	return scores, maps, nil
+}
+
+// addMap adds every [q, k] slice of a pattern [b, h, q, k] into acc [q][k].
+func addMap(acc [][]float64, pat *transformer.Activation) {
+	T := pat.Shape[2]
+	for bh := 0; bh < pat.Shape[0]*pat.Shape[1]; bh++ {
+		base := bh * T * T
+		for q := 0; q < T; q++ {
+			for j := 0; j < T; j++ {
+				acc[q][j] += float64(pat.Data[base+q*T+j])
+			}
+		}
+	}
+}
