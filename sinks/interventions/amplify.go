@@ -126,8 +126,9 @@ type AmplificationResult struct {
 	Amplification Amplification `json:"amplification"`
 	Centred       []float64     `json:"centred"` // o' = μ + λ(o − μ)
 	Control       []float64     `json:"control"` // o' = λ·o
-	// Compilations are the graphs built by each arm's sweep (1 for the first sweep, 0 for the
-	// second: both arms share the graph, the control feeds μ = 0).
+	// Compilations are the graphs built by each arm's sweep: one per micro-batch shape (1 when the
+	// batch size divides the sequences, else 2) in the first arm, 0 in the second (both arms share
+	// the graph: the control feeds μ = 0), and 0 in any later sweep with the same observation layer.
 	CompilationsCentred int `json:"compilations_centred"`
 	CompilationsControl int `json:"compilations_control"`
 	// FirstSeconds is the first λ of the centred arm, compilation included; PerLambdaSeconds the

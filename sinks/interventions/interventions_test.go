@@ -427,6 +427,14 @@ func TestAmplificationTrained(t *testing.T) {
 	if n := m.Compilations() - before; n != 0 {
 		t.Errorf("a sweep with another target and λ values compiled %d graphs, want 0", n)
 	}
+	// A 2-layer model has two maps, not a repeated last layer (figure IDs must differ).
+	mr, err := RunMask(m, toks[:4], IsolateToken(9), 9, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mr.MapLayers) != 2 || mr.MapLayers[1] != 1 || len(mr.MapsAfter) != 2 {
+		t.Errorf("map layers %v (%d maps), want [0 1]", mr.MapLayers, len(mr.MapsAfter))
+	}
 	// The intervention is data: JSON and back.
 	j, err := json.Marshal(a)
 	if err != nil {

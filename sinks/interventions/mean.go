@@ -15,7 +15,7 @@ type Mean struct {
 	Layers, Heads, HeadDim int
 	Data                   []float32 // [l, h, dh]
 	Tokens                 int       // tokens averaged over
-	Spec                   MeanSpec
+	Spec                   MeanSpec  // the spec when made by ValueMean
 }
 
 // MeanSpec says which random tokens μ is estimated on: N sequences × SeqLen uniform tokens from
@@ -32,24 +32,41 @@ var (
 	meanCache = map[*transformer.Model]map[string]*Mean{}
 )
 
-// ValueMean estimates μ on the model for every layer, once per model and spec: later calls with
-// the same model and spec return the cached Mean.
+// ValueMean estimates μ on the random tokens of spec for every layer (see ValueMeanOn: once per
+// model and token batch).
 func ValueMean(m *transformer.Model, spec MeanSpec) (*Mean, error) {
-	key := fmt.Sprintf("%d×%d seed %d exclude %v", spec.N, spec.SeqLen, spec.Seed, spec.Exclude)
+	tokens, err := batch.RandomTokens(spec.N, spec.SeqLen, m.Config.VocabSize, spec.Seed, spec.Exclude...)
+	if err != nil {
+		return nil, fmt.Errorf("value mean: %w", err)
+	}
+	mu, err := ValueMeanOn(m, tokens, spec.Batch)
+	if err != nil {
+		return nil, err
+	}
+	if mu.Spec.N == 0 {
+		mu.Spec = spec
+	}
+	return mu, nil
+}
+
+// ValueMeanOn estimates μ on the given token sequences (e.g. a findings random batch) in
+// micro-batches of at most batchSize sequences (0: 16). It is computed once per model and token
+// batch (keyed by the ids' SHA-256): later calls return the cached Mean, which callers must not
+// modify.
+func ValueMeanOn(m *transformer.Model, tokens [][]int, batchSize int) (*Mean, error) {
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("value mean: no token sequences")
+	}
+	key := batch.IDsHash(tokens)
 	meanMu.Lock()
 	defer meanMu.Unlock()
 	if mu := meanCache[m][key]; mu != nil {
 		return mu, nil
 	}
-	tokens, err := batch.RandomTokens(spec.N, spec.SeqLen, m.Config.VocabSize, spec.Seed, spec.Exclude...)
-	if err != nil {
-		return nil, fmt.Errorf("value mean: %w", err)
-	}
-	mu, err := valueMean(m, tokens, spec.Batch)
+	mu, err := valueMean(m, tokens, batchSize)
 	if err != nil {
 		return nil, err
 	}
-	mu.Spec = spec
 	if meanCache[m] == nil {
 		meanCache[m] = map[string]*Mean{}
 	}

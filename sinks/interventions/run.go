@@ -44,7 +44,8 @@ type MaskResult struct {
 	K      int       `json:"k"`
 	Before []float64 `json:"before"` // per layer, unmodified run
 	After  []float64 `json:"after"`  // per layer, masked run
-	// MapLayers are the layers of the maps (first, middle, last); MapsBefore[i] and MapsAfter[i]
+	// MapLayers are the layers of the maps (first, middle, last; fewer in models of under three
+	// layers); MapsBefore[i] and MapsAfter[i]
 	// are layer MapLayers[i]'s attention [q][k] averaged over heads and sequences.
 	MapLayers  []int         `json:"map_layers"`
 	MapsBefore [][][]float64 `json:"maps_before"`
@@ -67,7 +68,12 @@ func RunMask(m *transformer.Model, tokens [][]int, mask Mask, k, batch int) (*Ma
 	if k < 0 || k >= T-1 {
 		return nil, fmt.Errorf("RunMask: sink column %d needs a later query: want 0 ≤ k < %d for %d-token sequences", k, T-1, T)
 	}
-	mapLayers := []int{0, L / 2, L - 1}
+	mapLayers := []int{0}
+	for _, l := range []int{L / 2, L - 1} {
+		if l != mapLayers[len(mapLayers)-1] {
+			mapLayers = append(mapLayers, l)
+		}
+	}
 	res := &MaskResult{Mask: mask, K: k, MapLayers: mapLayers}
 	res.Before, res.MapsBefore, err = columnScores(m, tokens, k, batch, mapLayers)
 	if err != nil {
