@@ -124,7 +124,11 @@ func Figures(r *Results) ([]*plots.Figure, error) {
 			return nil, err
 		}
 	}
-	return figs, nil
+	more, err := interventionFigures(r, opt)
+	if err != nil {
+		return nil, err
+	}
+	return append(figs, more...), nil
 }
 
 // SinkOnsetFigure is Fig. 3: attention to token 0 (left axis, threshold 0.8, onset marked) and the

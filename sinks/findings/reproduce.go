@@ -14,6 +14,7 @@ import (
 	"github.com/sinkscope/sinkscope/datasets/batch"
 	"github.com/sinkscope/sinkscope/internal/atomicfile"
 	"github.com/sinkscope/sinkscope/plots"
+	"github.com/sinkscope/sinkscope/sinks/interventions"
 	"github.com/sinkscope/sinkscope/sinks/metrics"
 )
 
@@ -39,6 +40,11 @@ type Results struct {
 	// QKSkipped says why there is no QK lock (the neuron layer is the last layer).
 	QKSkipped string    `json:"fig12_qk_lock_skipped,omitempty"`
 	Rank      []float64 `json:"fig21_effective_rank"`
+	// Mask and Amplification are the interventions of Figs. 5 and 6; InterventionsSkipped says why
+	// they did not run (a short batch, no random batch, a one-layer model).
+	Mask                 *interventions.MaskResult          `json:"fig5_mask,omitempty"`
+	Amplification        *interventions.AmplificationResult `json:"fig6_amplification,omitempty"`
+	InterventionsSkipped string                             `json:"fig5_fig6_skipped,omitempty"`
 	// Definitions puts both readings of each definition the paper leaves open side by side.
 	Definitions []Definition `json:"open_definitions"`
 	// Errors lists the findings that failed (their numbers are absent; the others are kept).
@@ -133,6 +139,16 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 			return
 		}},
 		{"effective rank (Fig. 21)", func() (err error) { r.Rank, err = RunEffectiveRank(s); return }},
+		{"interventions (Figs. 5-6)", func() (err error) {
+			if r.InterventionsSkipped = interventionsSkipped(s); r.InterventionsSkipped != "" {
+				return nil
+			}
+			if r.Mask, err = RunMaskIntervention(s, MaskToken); err != nil {
+				return err
+			}
+			r.Amplification, err = RunAmplification(s, AmplificationFor(s.Model.Config.NLayers))
+			return
+		}},
 	}
 	total := len(steps) + 1
 	for i, st := range steps {
@@ -331,6 +347,7 @@ func Report(r *Results) string {
 	if len(r.Rank) > 0 {
 		row("Fig. 21", "effective rank: first layer input vs final norm output", "see paper", fmt.Sprintf("%.1f vs %.1f", r.Rank[0], r.Rank[len(r.Rank)-1]))
 	}
+	interventionRows(r, row)
 	if len(r.Definitions) > 0 {
 		b.WriteString("\n## Open definitions: both readings\n\nWhere the paper leaves a definition open, both readings are computed; the findings above use reading A.\n\n")
 		b.WriteString("| item | quantity | reading A | reading B | the paper's number |\n|---|---|---|---|---|\n")
