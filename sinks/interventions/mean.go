@@ -39,14 +39,7 @@ func ValueMean(m *transformer.Model, spec MeanSpec) (*Mean, error) {
 	if err != nil {
 		return nil, fmt.Errorf("value mean: %w", err)
 	}
-	mu, err := ValueMeanOn(m, tokens, spec.Batch)
-	if err != nil {
-		return nil, err
-	}
-	if mu.Spec.N == 0 {
-		mu.Spec = spec
-	}
-	return mu, nil
+	return valueMeanOn(m, tokens, spec.Batch, spec)
 }
 
 // ValueMeanOn estimates μ on the given token sequences (e.g. a findings random batch) in
@@ -54,6 +47,11 @@ func ValueMean(m *transformer.Model, spec MeanSpec) (*Mean, error) {
 // batch (keyed by the ids' SHA-256): later calls return the cached Mean, which callers must not
 // modify.
 func ValueMeanOn(m *transformer.Model, tokens [][]int, batchSize int) (*Mean, error) {
+	return valueMeanOn(m, tokens, batchSize, MeanSpec{})
+}
+
+// valueMeanOn is ValueMeanOn recording spec in a newly computed Mean.
+func valueMeanOn(m *transformer.Model, tokens [][]int, batchSize int, spec MeanSpec) (*Mean, error) {
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("value mean: no token sequences")
 	}
@@ -67,6 +65,7 @@ func ValueMeanOn(m *transformer.Model, tokens [][]int, batchSize int) (*Mean, er
 	if err != nil {
 		return nil, err
 	}
+	mu.Spec = spec
 	if meanCache[m] == nil {
 		meanCache[m] = map[string]*Mean{}
 	}
