@@ -7,6 +7,8 @@ import (
 
 	"github.com/gomlx/compute/dtypes"
 
+	batchpkg "github.com/sinkscope/sinkscope/datasets/batch"
+	"github.com/sinkscope/sinkscope/sinks/interventions"
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
@@ -20,6 +22,8 @@ func cmdBench(args []string) error {
 	batch := fs.Int("batch", 8, "sequences per forward pass")
 	seqLen := fs.Int("seq", 64, "tokens per sequence")
 	seconds := fs.Float64("seconds", 5, "minimum measuring time per case")
+	sweep := fs.Bool("sweep", false, "instead: the paper's λ sweep (Fig. 6: k 10, layers 0–1, observed at layer 2, 8 λ × 2 arms) on --sweep-n random sequences × --seq tokens, in micro-batches of --batch")
+	sweepN := fs.Int("sweep-n", 200, "random sequences of the λ sweep (paper: 200)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -28,6 +32,9 @@ func cmdBench(args []string) error {
 		return err
 	}
 	m := l.Model
+	if *sweep {
+		return benchSweep(m, *sweepN, *seqLen, *batch)
+	}
 	toks := make([][]int, *batch)
 	for b := range toks {
 		toks[b] = make([]int, *seqLen)
@@ -62,5 +69,33 @@ func cmdBench(args []string) error {
 		fmt.Fprintf(stdout, "%-14s %9.0f tokens/s  (%d runs, %.1f ms/run; first run with compilation %.2fs)\n",
 			c.name, float64(n**batch**seqLen)/el, n, 1000*el/float64(n), first.Seconds())
 	}
+	return nil
+}
+
+// benchSweep times the paper's λ sweep: μ over 800 random sequences, then both arms on n random
+// sequences without BOS, with the compilations each arm caused.
+func benchSweep(m *transformer.Model, n, seqLen, batch int) error {
+	a := interventions.PaperAmplification()
+	if a.Observe >= m.Config.NLayers {
+		return fmt.Errorf("--sweep observes layer %d; the model has %d layers", a.Observe, m.Config.NLayers)
+	}
+	t0 := time.Now()
+	mu, err := interventions.ValueMean(m, interventions.MeanSpec{N: 800, SeqLen: seqLen, Seed: 7, Batch: batch})
+	if err != nil {
+		return err
+	}
+	meanSec := time.Since(t0).Seconds()
+	tokens, err := batchpkg.RandomTokens(n, seqLen, m.Config.VocabSize, 11)
+	if err != nil {
+		return err
+	}
+	r, err := interventions.Sweep(m, tokens, a, mu, batch)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s on %d × %d random tokens (micro-batches of %d); μ over %d tokens in %.2fs\n", a, n, seqLen, batch, mu.Tokens, meanSec)
+	fmt.Fprintf(stdout, "compilations: centred arm %d, control arm %d\nfirst λ (compilation included) %.3fs, every other λ %.3fs\n",
+		r.CompilationsCentred, r.CompilationsControl, r.FirstSeconds, r.PerLambdaSeconds)
+	fmt.Fprintf(stdout, "λ        %v\ncentred  %s\ncontrol  %s\n", a.Lambdas, fmtFloats(r.Centred), fmtFloats(r.Control))
 	return nil
 }
