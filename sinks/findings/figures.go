@@ -128,7 +128,11 @@ func Figures(r *Results) ([]*plots.Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(figs, more...), nil
+	beyond, err := beyondFigures(r, opt)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(figs, more...), beyond...), nil
 }
 
 // SinkOnsetFigure is Fig. 3: attention to token 0 (left axis, threshold 0.8, onset marked) and the

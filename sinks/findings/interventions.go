@@ -73,18 +73,25 @@ func interventionsSkipped(s *Setting) string {
 func interventionFigures(r *Results, opt func(id, title, subtitle string) plots.Options) ([]*plots.Figure, error) {
 	var figs []*plots.Figure
 	if m := r.Mask; m != nil {
-		f, err := plots.PositionLines(positions(len(m.Before)), []plots.Series{
-			{Name: "unmodified", Values: m.Before},
-			{Name: fmt.Sprintf("token %d isolated", m.K), Values: m.After},
-		}, plots.LineOptions{Options: opt("fig5_mask_sink_score", fmt.Sprintf("Attention to token %d by layer, isolated vs not (Fig. 5)", m.K), r.Model), XName: "layer", YName: "mean attention to k"})
+		cols, before, after := []int{m.K}, [][]float64{m.Before}, [][]float64{m.After}
+		if len(m.Columns) > 0 {
+			cols, before, after = m.Columns, m.ColumnsBefore, m.ColumnsAfter
+		}
+		var series []plots.Series
+		for i, k := range cols {
+			series = append(series, plots.Series{Name: fmt.Sprintf("token %d, unmodified", k), Values: before[i], Dashed: true},
+				plots.Series{Name: fmt.Sprintf("token %d, %s", k, m.Mask), Values: after[i]})
+		}
+		f, err := plots.PositionLines(positions(len(m.Before)), series,
+			plots.LineOptions{Options: opt("fig5_mask_sink_score", fmt.Sprintf("Attention to tokens %v by layer, masked vs not (Fig. 5)", cols), r.Model), XName: "layer", YName: "mean attention to k"})
 		if err != nil {
 			return nil, err
 		}
 		figs = append(figs, f)
 		for i, l := range m.MapLayers {
 			f, err := plots.HeadMeanHeatmap(toF32Matrix(m.MapsAfter[i]), nil, plots.HeatmapOptions{
-				Options:       opt(fmt.Sprintf("fig5_mask_layer%d", l), fmt.Sprintf("Head-mean attention, layer %d, token %d isolated (Fig. 5)", l, m.K), r.Model),
-				HighlightKeys: []int{m.K}})
+				Options:       opt(fmt.Sprintf("fig5_mask_layer%d", l), fmt.Sprintf("Head-mean attention, layer %d, %s (Fig. 5)", l, m.Mask), r.Model),
+				HighlightKeys: cols})
 			if err != nil {
 				return nil, err
 			}
@@ -96,7 +103,7 @@ func interventionFigures(r *Results, opt func(id, title, subtitle string) plots.
 		f, err := plots.LambdaSweep(s.Lambdas, []plots.Series{
 			{Name: "o' = μ + λ(o − μ)", Values: a.Centred},
 			{Name: "o' = λ·o (control)", Values: a.Control, Dashed: true},
-		}, plots.LineOptions{Options: opt("fig6_amplification", fmt.Sprintf("Attention to token %d at layer %d vs λ (Fig. 6)", s.Position, s.Observe), fmt.Sprintf("W_O input of token %d scaled in layers %v", s.Position, s.Layers)), XName: "λ", YName: "mean attention to k"})
+		}, plots.LineOptions{Options: opt("fig6_amplification", fmt.Sprintf("Attention to tokens %v at layer %d vs λ (Fig. 6)", s.Targets(), s.Observe), fmt.Sprintf("W_O input of tokens %v scaled in layers %v", s.Targets(), s.Layers)), XName: "λ", YName: "mean attention to k"})
 		if err != nil {
 			return nil, err
 		}

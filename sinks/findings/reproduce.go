@@ -45,6 +45,10 @@ type Results struct {
 	Mask                 *interventions.MaskResult          `json:"fig5_mask,omitempty"`
 	Amplification        *interventions.AmplificationResult `json:"fig6_amplification,omitempty"`
 	InterventionsSkipped string                             `json:"fig5_fig6_skipped,omitempty"`
+	// Removal and TargetSweep go beyond the paper (RunSinkRemoval, RunTargetSweep); Reproduce
+	// leaves them empty.
+	Removal     *SinkRemoval                 `json:"beyond_sink_removal,omitempty"`
+	TargetSweep *interventions.PositionSweep `json:"beyond_target_sweep,omitempty"`
 	// Definitions puts both readings of each definition the paper leaves open side by side.
 	Definitions []Definition `json:"open_definitions"`
 	// Errors lists the findings that failed (their numbers are absent; the others are kept).

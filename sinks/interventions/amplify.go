@@ -32,11 +32,14 @@ var DefaultLambdas = []float64{1, 2, 5, 10, 15, 20, 25, 30}
 // or o' = λ·o (the control arm, μ = 0), and the sink score of column Position is read at layer
 // Observe. The paper: Position 10, Layers [0 1], Observe 2, Lambdas DefaultLambdas.
 type Amplification struct {
-	Point    string    `json:"point"`
-	Layers   []int     `json:"layers"`
-	Position int       `json:"position"`
-	Observe  int       `json:"observe_layer"`
-	Lambdas  []float64 `json:"lambdas"`
+	Point    string `json:"point"`
+	Layers   []int  `json:"layers"`
+	Position int    `json:"position"`
+	// Positions are further targets amplified together with Position (several sinks at once,
+	// beyond the paper); the score is then the mean over all targets' columns.
+	Positions []int     `json:"positions,omitempty"`
+	Observe   int       `json:"observe_layer"`
+	Lambdas   []float64 `json:"lambdas"`
 }
 
 // PaperAmplification is the paper's setting: k = 10, layers 0 and 1, observed at layer 2.
@@ -46,7 +49,7 @@ func PaperAmplification() Amplification {
 
 // String prints the intervention in one line.
 func (a Amplification) String() string {
-	return fmt.Sprintf("amplify{%s of token %d in layers %v, λ %v, observed at layer %d}", a.Point, a.Position, a.Layers, a.Lambdas, a.Observe)
+	return fmt.Sprintf("amplify{%s of tokens %v in layers %v, λ %v, observed at layer %d}", a.Point, a.Targets(), a.Layers, a.Lambdas, a.Observe)
 }
 
 // ParseAmplification reads an Amplification written with encoding/json.
@@ -69,8 +72,8 @@ func (a Amplification) Validate(nLayers, T int) error {
 	if err := checkLayers(a.Layers, a.Observe); err != nil {
 		return fmt.Errorf("amplify: %w (changed layers must come before the observation layer %d)", err, a.Observe)
 	}
-	if a.Position < 0 || a.Position >= T-1 {
-		return fmt.Errorf("amplify: target position %d is out of range [0, %d) for %d-token sequences (a later query must read it)", a.Position, T-1, T)
+	if err := checkTargets(a.Targets(), T); err != nil {
+		return fmt.Errorf("amplify: %w", err)
 	}
 	if len(a.Lambdas) == 0 {
 		return fmt.Errorf("amplify: no λ value")
@@ -78,46 +81,59 @@ func (a Amplification) Validate(nLayers, T int) error {
 	return nil
 }
 
-// hooks are the amplification hooks on layers 0..Observe−1. Their structure depends only on
-// Observe: λ, k, the layer set and μ are graph inputs.
-func (a Amplification) hooks() []transformer.Hook {
-	hooks := make([]transformer.Hook, a.Observe)
+// Targets are the amplified tokens: Position, then Positions.
+func (a Amplification) Targets() []int {
+	return append([]int{a.Position}, a.Positions...)
+}
+
+// scaleHooks are the scaling hooks on layers 0..n−1. Their structure depends only on n: λ, the
+// target tokens, the layer set and μ are graph inputs.
+func scaleHooks(point string, n int) []transformer.Hook {
+	hooks := make([]transformer.Hook, n)
 	for l := range hooks {
-		hooks[l] = transformer.Hook{Point: fmt.Sprintf("blocks.%d.%s", l, a.Point), ID: amplifyID, Fn: amplifyFn}
+		hooks[l] = transformer.Hook{Point: fmt.Sprintf("blocks.%d.%s", l, point), ID: amplifyID, Fn: amplifyFn}
 	}
 	return hooks
 }
 
-// amplifyFn computes o' = o + w·(λ − 1)·(o − μ) with w = layers[L]·onehot[p]: o − μ scaled by λ
-// about μ at the target token of a changed layer, and exactly o everywhere else.
+// amplifyFn computes o' = o + w·(λ − 1)·(o − μ) with w = layers[L]·targets[p]: o − μ scaled by λ
+// about μ at the target tokens (a multi-hot vector) of a changed layer, and exactly o elsewhere.
 func amplifyFn(ctx *transformer.HookContext, x *Node) *Node {
 	dims := x.Shape().Dimensions // [b, p, h, dh]
 	B, T, H, dh := dims[0], dims[1], dims[2], dims[3]
 	lambda := ctx.Input(inLambda)                                           // []
 	sel := Reshape(Slice(ctx.Input(inLayers), AxisElem(ctx.Layer)))         // []: 1 when this layer is changed
-	onehot := Reshape(ctx.Input(inPosition), 1, T, 1, 1)                    // [1, p, 1, 1]
+	hot := Reshape(ctx.Input(inPosition), 1, T, 1, 1)                       // [1, p, 1, 1]
 	mu := Reshape(Slice(ctx.Input(inMu), AxisElem(ctx.Layer)), 1, 1, H, dh) // [1, 1, h, dh]
-	w := Mul(onehot, Mul(sel, AddScalar(lambda, -1)))                       // [1, p, 1, 1]
+	w := Mul(hot, Mul(sel, AddScalar(lambda, -1)))                          // [1, p, 1, 1]
 	delta := Mul(BroadcastToDims(w, B, T, H, dh), Sub(x, BroadcastToDims(mu, B, T, H, dh)))
 	return Add(x, delta) // [b, p, h, dh]
+}
+
+// scaleOptions are the run options that scale the W_O input of the targets in the changed layers
+// by lambda about mu ([n, H, dh] flat; zeros for a control arm), with hooks on layers 0..n−1.
+func scaleOptions(point string, n, T, H, dh int, layers, targets []int, lambda float64, mu []float32) []transformer.Option {
+	hot := make([]float32, T) // [p]
+	for _, k := range targets {
+		hot[k] = 1
+	}
+	sel := make([]float32, n) // [n]
+	for _, l := range layers {
+		sel[l] = 1
+	}
+	return []transformer.Option{
+		transformer.WithHooks(scaleHooks(point, n)...),
+		transformer.WithInput(inLambda, lambda),
+		transformer.WithInput(inPosition, hot),
+		transformer.WithInput(inLayers, sel),
+		transformer.WithInput(inMu, tensors.FromFlatDataAndDimensions(mu, n, H, dh)),
+	}
 }
 
 // options are the run options of one amplification run with scale lambda and centre mu
 // ([Observe, H, dh] flat; zeros for the control arm).
 func (a Amplification) options(T, H, dh int, lambda float64, mu []float32) []transformer.Option {
-	onehot := make([]float32, T)
-	onehot[a.Position] = 1
-	layers := make([]float32, a.Observe)
-	for _, l := range a.Layers {
-		layers[l] = 1
-	}
-	return []transformer.Option{
-		transformer.WithHooks(a.hooks()...),
-		transformer.WithInput(inLambda, lambda),
-		transformer.WithInput(inPosition, onehot),
-		transformer.WithInput(inLayers, layers),
-		transformer.WithInput(inMu, tensors.FromFlatDataAndDimensions(mu, a.Observe, H, dh)),
-	}
+	return scaleOptions(a.Point, a.Observe, T, H, dh, a.Layers, a.Targets(), lambda, mu)
 }
 
 // AmplificationResult is a λ sweep's outcome: the sink score of column Position at layer Observe
@@ -186,29 +202,41 @@ func Sweep(m *transformer.Model, tokens [][]int, a Amplification, mu *Mean, batc
 	return res, nil
 }
 
-// observedScore is the sink score of column a.Position at layer a.Observe over all tokens.
+// observedScore is the mean over a's targets of their columns' sink scores at layer a.Observe.
 func observedScore(m *transformer.Model, tokens [][]int, a Amplification, batch int, opts []transformer.Option) (float64, error) {
+	cols, err := observedColumns(m, tokens, a.Observe, batch, opts)
+	if err != nil {
+		return 0, err
+	}
+	var s float64
+	for _, k := range a.Targets() {
+		s += cols[k]
+	}
+	return s / float64(len(a.Targets())), nil
+}
+
+// observedColumns is the sink score of every column k < T−1 at layer observe over all tokens.
+func observedColumns(m *transformer.Model, tokens [][]int, observe, batch int, opts []transformer.Option) ([]float64, error) {
 	if batch <= 0 {
 		batch = 16
 	}
-	name := fmt.Sprintf("blocks.%d.attn.hook_pattern", a.Observe)
-	var sum float64
-	var n int
+	name := fmt.Sprintf("blocks.%d.attn.hook_pattern", observe)
+	T := len(tokens[0])
+	sums := make([]float64, T-1)
+	counts := make([]int, T-1)
 	for lo := 0; lo < len(tokens); lo += batch {
 		hi := min(lo+batch, len(tokens))
 		r, err := m.Run(tokens[lo:hi], append([]transformer.Option{transformer.Capture(name), transformer.NoLogits()}, opts...)...)
 		if err != nil {
-			return 0, fmt.Errorf("sequences %d..%d: %w", lo, hi-1, err)
+			return nil, fmt.Errorf("sequences %d..%d: %w", lo, hi-1, err)
 		}
 		pat, err := r.Cache.Get(name) // [b, h, q, k]
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		s, c, err := columnSum(pat, a.Position)
-		if err != nil {
-			return 0, err
+		if err := addColumns(sums, counts, pat); err != nil {
+			return nil, err
 		}
-		sum, n = sum+s, n+c
 	}
-	return sum / float64(n), nil
+	return divide(sums, counts), nil
 }

@@ -9,6 +9,10 @@
 //     o'_k = μ + λ(o_k − μ), in chosen layers, and read the attention to column k at a later layer;
 //     the control arm scales without centring, o'_k = λ·o_k.
 //
+// Beyond the paper: Removal (Remove) and Mask.Hide (MaskLoss) take the first-token sink away at
+// inference and read the next-token loss and accuracy; Mask.Isolate, Amplification.Positions and
+// RunMaskColumns make several sinks at once; SweepPositions moves the target k along the sequence.
+//
 // Both run on transformer.Model through graph inputs only: the mask is transformer.WithAttentionMask
 // and λ, k, the layer set and μ are transformer.WithInput values read by a hook with a stable ID, so
 // a whole λ sweep runs one compiled graph.
@@ -31,6 +35,9 @@ type Mask struct {
 	Layers []int `json:"layers,omitempty"`
 	// Isolate lists tokens that may attend only to themselves (row t: only column t).
 	Isolate []int `json:"isolate,omitempty"`
+	// Hide lists keys no other query may attend to (column t: only row t keeps it), e.g. Hide [0]
+	// takes the first-token sink away (beyond the paper).
+	Hide []int `json:"hide,omitempty"`
 	// Prefix restricts query rows to a key prefix.
 	Prefix []PrefixRule `json:"prefix,omitempty"`
 }
@@ -40,6 +47,12 @@ type Mask struct {
 type PrefixRule struct {
 	Query int `json:"query"`
 	Keys  int `json:"keys"`
+}
+
+// HideTokens is a mask that hides the given keys from every other query in the given layers (every
+// layer when none are given): HideTokens([]int{0}) removes the first-token sink.
+func HideTokens(keys []int, layers ...int) Mask {
+	return Mask{Layers: layers, Hide: keys}
 }
 
 // IsolateToken is the paper's Fig. 5 mask: token k attends only to itself in the given layers
@@ -53,6 +66,9 @@ func (m Mask) String() string {
 	var parts []string
 	if len(m.Isolate) > 0 {
 		parts = append(parts, fmt.Sprintf("isolate %v", m.Isolate))
+	}
+	if len(m.Hide) > 0 {
+		parts = append(parts, fmt.Sprintf("hide %v", m.Hide))
 	}
 	for _, p := range m.Prefix {
 		parts = append(parts, fmt.Sprintf("query %d sees keys <%d", p.Query, p.Keys))
@@ -82,8 +98,8 @@ func parse[T any](what string, data []byte) (T, error) {
 // Validate checks the mask against a model of nLayers layers and sequences of T tokens; the error
 // names the layer, position or rule that is out of range.
 func (m Mask) Validate(nLayers, T int) error {
-	if len(m.Isolate) == 0 && len(m.Prefix) == 0 {
-		return fmt.Errorf("mask: no rule (give Isolate or Prefix)")
+	if len(m.Isolate) == 0 && len(m.Hide) == 0 && len(m.Prefix) == 0 {
+		return fmt.Errorf("mask: no rule (give Isolate, Hide or Prefix)")
 	}
 	if err := checkLayers(m.Layers, nLayers); err != nil {
 		return fmt.Errorf("mask: %w", err)
@@ -91,6 +107,11 @@ func (m Mask) Validate(nLayers, T int) error {
 	for _, t := range m.Isolate {
 		if t < 0 || t >= T {
 			return fmt.Errorf("mask: isolated position %d is out of range [0, %d) for %d-token sequences", t, T, T)
+		}
+	}
+	for _, t := range m.Hide {
+		if t < 0 || t >= T {
+			return fmt.Errorf("mask: hidden position %d is out of range [0, %d) for %d-token sequences", t, T, T)
 		}
 	}
 	for _, p := range m.Prefix {
@@ -132,6 +153,13 @@ func (m Mask) Build(nLayers, T int) ([]float32, []int, error) {
 		for k := 0; k < T; k++ {
 			if k != t {
 				row[t*T+k] = neg
+			}
+		}
+	}
+	for _, t := range m.Hide {
+		for q := 0; q < T; q++ {
+			if q != t {
+				row[q*T+t] = neg
 			}
 		}
 	}

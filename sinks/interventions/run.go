@@ -19,10 +19,10 @@ func SinkScore(pattern *transformer.Activation, k int) (float64, error) {
 
 // columnSum sums A[b, h, i, k] over b, h and i > k, and counts the terms.
 func columnSum(pattern *transformer.Activation, k int) (float64, int, error) {
-	s := pattern.Shape
-	if len(s) != 4 || s[2] != s[3] {
-		return 0, 0, fmt.Errorf("%s: shape %v, want a pattern [b, h, q, k]", pattern.Name, s)
+	if err := checkPattern(pattern); err != nil {
+		return 0, 0, err
 	}
+	s := pattern.Shape
 	B, H, T := s[0], s[1], s[2]
 	if k < 0 || k >= T-1 {
 		return 0, 0, fmt.Errorf("%s: sink column %d needs a later query: want 0 ≤ k < %d for %d positions", pattern.Name, k, T-1, T)
@@ -37,13 +37,71 @@ func columnSum(pattern *transformer.Activation, k int) (float64, int, error) {
 	return sum, B * H * (T - k - 1), nil
 }
 
+// checkPattern checks that an activation is an attention pattern [b, h, q, k].
+func checkPattern(pattern *transformer.Activation) error {
+	if s := pattern.Shape; len(s) != 4 || s[2] != s[3] {
+		return fmt.Errorf("%s: shape %v, want a pattern [b, h, q, k]", pattern.Name, s)
+	}
+	return nil
+}
+
+// addColumns adds columnSum of every column k < T−1 of pattern [b, h, q, k] into sums[k] and
+// counts[k] (both of length T−1).
+func addColumns(sums []float64, counts []int, pattern *transformer.Activation) error {
+	if err := checkPattern(pattern); err != nil {
+		return err
+	}
+	if T := pattern.Shape[2]; len(sums) != T-1 {
+		return fmt.Errorf("%s: %d positions, want %d", pattern.Name, T, len(sums)+1)
+	}
+	for k := range sums {
+		s, n, err := columnSum(pattern, k)
+		if err != nil {
+			return err
+		}
+		sums[k] += s
+		counts[k] += n
+	}
+	return nil
+}
+
+// divide is sums[i] / counts[i].
+func divide(sums []float64, counts []int) []float64 {
+	out := make([]float64, len(sums))
+	for i := range sums {
+		out[i] = sums[i] / float64(counts[i])
+	}
+	return out
+}
+
+// checkTargets checks target tokens of T-token sequences: each in [0, T−1) (a later query must
+// read it), no repeats.
+func checkTargets(targets []int, T int) error {
+	seen := map[int]bool{}
+	for _, k := range targets {
+		if k < 0 || k >= T-1 {
+			return fmt.Errorf("target position %d is out of range [0, %d) for %d-token sequences (a later query must read it)", k, T-1, T)
+		}
+		if seen[k] {
+			return fmt.Errorf("target position %d is listed twice", k)
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
 // MaskResult is the outcome of RunMask: the sink score of column K per layer without and with the
 // mask, and head-mean attention maps for figures.
 type MaskResult struct {
 	Mask   Mask      `json:"mask"`
 	K      int       `json:"k"`
-	Before []float64 `json:"before"` // per layer, unmodified run
-	After  []float64 `json:"after"`  // per layer, masked run
+	Before []float64 `json:"before"` // per layer, unmodified run, column K
+	After  []float64 `json:"after"`  // per layer, masked run, column K
+	// Columns are all columns read (RunMaskColumns; K is the first); ColumnsBefore[i] and
+	// ColumnsAfter[i] are column Columns[i]'s sink score per layer. Empty for RunMask.
+	Columns       []int       `json:"columns,omitempty"`
+	ColumnsBefore [][]float64 `json:"columns_before,omitempty"`
+	ColumnsAfter  [][]float64 `json:"columns_after,omitempty"`
 	// MapLayers are the layers of the maps (first, middle, last; fewer in models of under three
 	// layers); MapsBefore[i] and MapsAfter[i]
 	// are layer MapLayers[i]'s attention [q][k] averaged over heads and sequences.
@@ -56,6 +114,20 @@ type MaskResult struct {
 // RunMask runs tokens through m without and with the mask, in micro-batches of at most batch
 // sequences (0: 16), and reads the sink score of column k in every layer.
 func RunMask(m *transformer.Model, tokens [][]int, mask Mask, k, batch int) (*MaskResult, error) {
+	return runMask(m, tokens, mask, []int{k}, batch)
+}
+
+// RunMaskColumns is RunMask reading several columns ks (e.g. several isolated tokens at once,
+// beyond the paper): K, Before and After are ks[0]'s, and Columns* hold every column's scores.
+func RunMaskColumns(m *transformer.Model, tokens [][]int, mask Mask, ks []int, batch int) (*MaskResult, error) {
+	if len(ks) == 0 {
+		return nil, fmt.Errorf("RunMaskColumns: no column to read")
+	}
+	return runMask(m, tokens, mask, ks, batch)
+}
+
+// runMask runs tokens without and with the mask and reads columns ks in every layer.
+func runMask(m *transformer.Model, tokens [][]int, mask Mask, ks []int, batch int) (*MaskResult, error) {
 	start := time.Now()
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("RunMask: no token sequences")
@@ -65,8 +137,10 @@ func RunMask(m *transformer.Model, tokens [][]int, mask Mask, k, batch int) (*Ma
 	if err != nil {
 		return nil, err
 	}
-	if k < 0 || k >= T-1 {
-		return nil, fmt.Errorf("RunMask: sink column %d needs a later query: want 0 ≤ k < %d for %d-token sequences", k, T-1, T)
+	for _, k := range ks {
+		if k < 0 || k >= T-1 {
+			return nil, fmt.Errorf("RunMask: sink column %d needs a later query: want 0 ≤ k < %d for %d-token sequences", k, T-1, T)
+		}
 	}
 	mapLayers := []int{0}
 	for _, l := range []int{L / 2, L - 1} {
@@ -74,28 +148,51 @@ func RunMask(m *transformer.Model, tokens [][]int, mask Mask, k, batch int) (*Ma
 			mapLayers = append(mapLayers, l)
 		}
 	}
-	res := &MaskResult{Mask: mask, K: k, MapLayers: mapLayers}
-	res.Before, res.MapsBefore, err = columnScores(m, tokens, k, batch, mapLayers)
+	res := &MaskResult{Mask: mask, K: ks[0], MapLayers: mapLayers}
+	before, maps, err := columnScores(m, tokens, batch, mapLayers)
 	if err != nil {
 		return nil, fmt.Errorf("unmodified run: %w", err)
 	}
-	res.After, res.MapsAfter, err = columnScores(m, tokens, k, batch, mapLayers, transformer.WithAttentionMask(data, dims...))
+	res.MapsBefore = maps
+	after, maps, err := columnScores(m, tokens, batch, mapLayers, transformer.WithAttentionMask(data, dims...))
 	if err != nil {
 		return nil, fmt.Errorf("masked run (%s): %w", mask, err)
+	}
+	res.MapsAfter = maps
+	res.Before, res.After = column(before, ks[0]), column(after, ks[0])
+	if len(ks) > 1 {
+		res.Columns = append([]int(nil), ks...)
+		for _, k := range ks {
+			res.ColumnsBefore = append(res.ColumnsBefore, column(before, k))
+			res.ColumnsAfter = append(res.ColumnsAfter, column(after, k))
+		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }
 
+// column is scores[l][k] for every layer l.
+func column(scores [][]float64, k int) []float64 {
+	out := make([]float64, len(scores))
+	for l := range scores {
+		out[l] = scores[l][k]
+	}
+	return out
+}
+
 // columnScores runs tokens in micro-batches, captures every layer's pattern, and returns the sink
-// score of column k per layer and the head- and sequence-mean maps [q][k] of mapLayers.
-func columnScores(m *transformer.Model, tokens [][]int, k, batch int, mapLayers []int, opts ...transformer.Option) ([]float64, [][][]float64, error) {
+// score of every column k < T−1 per layer ([layer][k]) and the head- and sequence-mean maps [q][k]
+// of mapLayers.
+func columnScores(m *transformer.Model, tokens [][]int, batch int, mapLayers []int, opts ...transformer.Option) ([][]float64, [][][]float64, error) {
 	L, T := m.Config.NLayers, len(tokens[0])
 	if batch <= 0 {
 		batch = 16
 	}
-	sums := make([]float64, L)
-	counts := make([]int, L)
+	sums := make([][]float64, L) // [layer][k]
+	counts := make([][]int, L)
+	for l := range sums {
+		sums[l], counts[l] = make([]float64, T-1), make([]int, T-1)
+	}
 	maps := make([][][]float64, len(mapLayers))
 	for i := range maps {
 		maps[i] = make([][]float64, T)
@@ -116,12 +213,9 @@ func columnScores(m *transformer.Model, tokens [][]int, k, batch int, mapLayers 
 			if err != nil {
 				return nil, nil, err
 			}
-			s, n, err := columnSum(pat, k)
-			if err != nil {
+			if err := addColumns(sums[l], counts[l], pat); err != nil {
 				return nil, nil, err
 			}
-			sums[l] += s
-			counts[l] += n
 			for i, ml := range mapLayers {
 				if ml == l {
 					addMap(maps[i], pat)
@@ -131,9 +225,9 @@ func columnScores(m *transformer.Model, tokens [][]int, k, batch int, mapLayers 
 		pat0 := r.Cache.MustGet("pattern", 0)
 		rows += pat0.Shape[0] * pat0.Shape[1]
 	}
-	scores := make([]float64, L)
+	scores := make([][]float64, L)
 	for l := range scores {
-		scores[l] = sums[l] / float64(counts[l])
+		scores[l] = divide(sums[l], counts[l])
 	}
 	for _, mp := range maps {
 		for _, row := range mp {
