@@ -134,3 +134,12 @@ func beyondFigures(r *Results, opt func(id, title, subtitle string) plots.Option
 	}
 	return figs, nil
 }
+
+// TargetPositions are the targets 0, step, 2·step, … that T-token sequences allow (k < T−1).
+func TargetPositions(T, step int) []int {
+	var ks []int
+	for k := 0; k < T-1; k += max(step, 1) {
+		ks = append(ks, k)
+	}
+	return ks
+}

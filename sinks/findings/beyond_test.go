@@ -1,6 +1,7 @@
 package findings
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -77,5 +78,14 @@ func TestTrainedSinkRemoval(t *testing.T) {
 	}
 	if d := rm.Scale.Centred.Loss[0] - rm.Hide.Before.Loss[0]; math.Abs(d) > 0.001 {
 		t.Errorf("o'₀ = μ in every layer changed the loss by %.5f nats, measured < 1e-5", d)
+	}
+}
+
+func TestTargetPositions(t *testing.T) {
+	if got := fmt.Sprint(TargetPositions(6, 2)); got != "[0 2 4]" {
+		t.Errorf("TargetPositions(6, 2) = %s, want [0 2 4] (k < T−1)", got)
+	}
+	if got := fmt.Sprint(TargetPositions(4, 0)); got != "[0 1 2]" {
+		t.Errorf("TargetPositions(4, 0) = %s, want step 1", got)
 	}
 }
