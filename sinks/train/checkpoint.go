@@ -172,12 +172,9 @@ func loadCheckpoint(ck Checkpoint, cfg *transformer.Config) (*model.Store, State
 	fail := func(format string, args ...any) (*model.Store, State, error) {
 		return nil, st, fmt.Errorf("checkpoint %s: %s", ck.Dir, fmt.Sprintf(format, args...))
 	}
-	b, err := os.ReadFile(filepath.Join(ck.Dir, stateFile))
+	st, err := ReadState(ck)
 	if err != nil {
-		return fail("%v", err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return fail("%s is not valid: %v", stateFile, err)
+		return nil, st, err
 	}
 	if st.Step != ck.Step {
 		return fail("%s says step %d but the directory is step %d", stateFile, st.Step, ck.Step)

@@ -22,6 +22,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -83,36 +84,24 @@ func (o *Options) check(s stream.Stream) error {
 		bad = append(bad, err.Error())
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("train: %s", joinSemi(bad))
+		return fmt.Errorf("train: %s", strings.Join(bad, "; "))
 	}
 	return nil
 }
 
-func joinSemi(s []string) string {
-	var b bytes.Buffer
-	for i, x := range s {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(x)
-	}
-	return b.String()
-}
-
 // Record is one line of log.jsonl.
 type Record struct {
-	Step      int     `json:"step"` // updates applied after this record's step
-	Loss      float64 `json:"loss"` // mean training loss of the step's micro-batches
-	LR        float64 `json:"lr"`
-	GradNorm  float64 `json:"grad_norm"` // before clipping
-	Tokens    int64   `json:"tokens"`
-	TokensPS  float64 `json:"tokens_per_s"`
-	Seconds   float64 `json:"seconds"` // wall time of the run so far (resumed runs add up)
-	ValLoss   float64 `json:"val_loss,omitempty"`
-	Sink      *Sink   `json:"sink,omitempty"`
-	Ckpt      string  `json:"checkpoint,omitempty"`
-	Resumed   bool    `json:"resumed,omitempty"` // the first step after a resume
-	Interrupt bool    `json:"-"`
+	Step     int     `json:"step"` // updates applied after this record's step
+	Loss     float64 `json:"loss"` // mean training loss of the step's micro-batches
+	LR       float64 `json:"lr"`
+	GradNorm float64 `json:"grad_norm"` // before clipping
+	Tokens   int64   `json:"tokens"`
+	TokensPS float64 `json:"tokens_per_s"`
+	Seconds  float64 `json:"seconds"` // wall time of the run so far (resumed runs add up)
+	ValLoss  float64 `json:"val_loss,omitempty"`
+	Sink     *Sink   `json:"sink,omitempty"`
+	Ckpt     string  `json:"checkpoint,omitempty"`
+	Resumed  bool    `json:"resumed,omitempty"` // the first step after a resume
 }
 
 // Sink is the sink statistics of the model at one step, on validation batch 0 (see package
@@ -182,8 +171,10 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 		}
 	} else {
 		store = model.NewStore()
-		weights := transformer.RandomWeights(&cfg, opts.Init)
-		if opts.InitFrom != "" {
+		var weights map[string]*tensors.Tensor
+		if opts.InitFrom == "" {
+			weights = transformer.RandomWeights(&cfg, opts.Init)
+		} else {
 			c, err := hf.Load(opts.InitFrom, nil)
 			if err != nil {
 				return nil, fmt.Errorf("train: initial weights: %w", err)
