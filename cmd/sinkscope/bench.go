@@ -80,7 +80,7 @@ func benchSweep(m *transformer.Model, n, seqLen, batch int) error {
 		return fmt.Errorf("--sweep observes layer %d; the model has %d layers", a.Observe, m.Config.NLayers)
 	}
 	t0 := time.Now()
-	mu, err := interventions.ValueMean(m, interventions.MeanSpec{N: 800, SeqLen: seqLen, Seed: 7, Batch: batch})
+	mu, err := interventions.ValueMean(m, interventions.MeanSpec{N: 800, SeqLen: seqLen, Seed: 7, Batch: batch, Layers: a.Observe})
 	if err != nil {
 		return err
 	}

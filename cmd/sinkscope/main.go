@@ -33,7 +33,10 @@ commands:
 Run "sinkscope <command> -h" for the flags of a command.
 `
 
-func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
+func main() {
+	servePprof()
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
 
 // run runs one command line (without the program name) and returns the exit status: 0 on success
 // and for -h, 1 when the command failed, 2 for usage errors.

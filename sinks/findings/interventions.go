@@ -36,7 +36,7 @@ func AmplificationFor(nLayers int) interventions.Amplification {
 const AmplificationSamples = 200
 
 // RunAmplification is Fig. 6 on the random batch (no BOS): μ is the value mean over the whole
-// random batch (computed once per model and batch), and the λ sweep of both arms reads its first
+// random batch in the layers before the observation layer (computed once per model and batch), and the λ sweep of both arms reads its first
 // AmplificationSamples sequences.
 func RunAmplification(s *Setting, a interventions.Amplification) (*interventions.AmplificationResult, error) {
 	if err := s.Validate(); err != nil {
@@ -45,7 +45,7 @@ func RunAmplification(s *Setting, a interventions.Amplification) (*interventions
 	if len(s.Random) < 2 {
 		return nil, fmt.Errorf("the amplification sweep reads the random batch, and there is none (give Params.Random > 1)")
 	}
-	mu, err := interventions.ValueMeanOn(s.Model, s.Random, s.batch())
+	mu, err := interventions.ValueMeanUpTo(s.Model, s.Random, s.batch(), a.Observe)
 	if err != nil {
 		return nil, err
 	}

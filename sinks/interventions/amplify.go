@@ -142,9 +142,9 @@ type AmplificationResult struct {
 	Amplification Amplification `json:"amplification"`
 	Centred       []float64     `json:"centred"` // o' = μ + λ(o − μ)
 	Control       []float64     `json:"control"` // o' = λ·o
-	// Compilations are the graphs built by each arm's sweep: one per micro-batch shape (1 when the
-	// batch size divides the sequences, else 2) in the first arm, 0 in the second (both arms share
-	// the graph: the control feeds μ = 0), and 0 in any later sweep with the same observation layer.
+	// Compilations are the graphs built by each arm's sweep: 1 in the first arm (every micro-batch
+	// has one shape: the last is padded), 0 in the second (both arms share the graph: the control
+	// feeds μ = 0), and 0 in any later sweep with the same observation layer and batch shape.
 	CompilationsCentred int `json:"compilations_centred"`
 	CompilationsControl int `json:"compilations_control"`
 	// FirstSeconds is the first λ of the centred arm, compilation included; PerLambdaSeconds the
@@ -217,24 +217,20 @@ func observedScore(m *transformer.Model, tokens [][]int, a Amplification, batch 
 
 // observedColumns is the sink score of every column k < T−1 at layer observe over all tokens.
 func observedColumns(m *transformer.Model, tokens [][]int, observe, batch int, opts []transformer.Option) ([]float64, error) {
-	if batch <= 0 {
-		batch = 16
-	}
 	name := fmt.Sprintf("blocks.%d.attn.hook_pattern", observe)
 	T := len(tokens[0])
 	sums := make([]float64, T-1)
 	counts := make([]int, T-1)
-	for lo := 0; lo < len(tokens); lo += batch {
-		hi := min(lo+batch, len(tokens))
-		r, err := m.Run(tokens[lo:hi], append([]transformer.Option{transformer.Capture(name), transformer.NoLogits()}, opts...)...)
+	for _, mb := range microBatches(tokens, batch) {
+		r, err := m.Run(mb.seqs, append([]transformer.Option{transformer.Capture(name), transformer.NoLogits()}, opts...)...)
 		if err != nil {
-			return nil, fmt.Errorf("sequences %d..%d: %w", lo, hi-1, err)
+			return nil, fmt.Errorf("sequences %d..%d: %w", mb.lo, mb.hi-1, err)
 		}
 		pat, err := r.Cache.Get(name) // [b, h, q, k]
 		if err != nil {
 			return nil, err
 		}
-		if err := addColumns(sums, counts, pat); err != nil {
+		if err := addColumns(sums, counts, rows(pat, mb.hi-mb.lo)); err != nil {
 			return nil, err
 		}
 	}

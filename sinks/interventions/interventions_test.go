@@ -370,6 +370,53 @@ func TestValueMeanGQA(t *testing.T) {
 	}
 }
 
+// ValueMeanUpTo reads only the layers it is asked for, agrees with the all-layer mean on them, is
+// served from a cached Mean of more layers, and rejects a layer count out of range.
+func TestValueMeanUpTo(t *testing.T) {
+	p, err := transformer.LookupPreset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := p.Config
+	cfg.NLayers = 3
+	toks, _ := batch.RandomTokens(4, 10, cfg.VocabSize, 5)
+	fresh := func() *transformer.Model {
+		m, err := transformer.NewRandom(testBackend(t), &cfg, p.Init)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := fresh()
+	part, err := ValueMeanUpTo(m, toks, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if part.Layers != 2 || len(part.Data) != 2*part.Heads*part.HeadDim {
+		t.Fatalf("ValueMeanUpTo(2): %d layers, %d values", part.Layers, len(part.Data))
+	}
+	all, err := ValueMeanOn(m, toks, 2) // more layers than cached: computed again
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.Layers != 3 {
+		t.Fatalf("ValueMeanOn after ValueMeanUpTo(2): %d layers, want 3", all.Layers)
+	}
+	for i, x := range part.Data {
+		if math.Abs(float64(x-all.Data[i])) > 1e-6 {
+			t.Fatalf("value %d: %g from 2 layers, %g from all", i, x, all.Data[i])
+		}
+	}
+	if again, _ := ValueMeanUpTo(m, toks, 2, 1); again != all {
+		t.Error("ValueMeanUpTo(1) after the all-layer mean did not return the cached mean")
+	}
+	for _, bad := range []int{0, 4} {
+		if _, err := ValueMeanUpTo(fresh(), toks, 2, bad); err == nil || !strings.Contains(err.Error(), "layers") {
+			t.Errorf("ValueMeanUpTo(%d layers of 3): error %v, want one naming the layers", bad, err)
+		}
+	}
+}
+
 // On the trained Bigram-Backcopy model (2 layers, a learned BOS sink) the paper's Fig. 6 holds:
 // scaling token k's layer-0 W_O input about μ makes it a sink at layer 1, monotonically in λ
 // (measured 0.030 → 0.170 for λ 1 → 30 on 64 × 64 random tokens), while plain scaling does not
@@ -443,5 +490,52 @@ func TestAmplificationTrained(t *testing.T) {
 	back, err := ParseAmplification(j)
 	if err != nil || back.String() != a.String() {
 		t.Errorf("round trip %s -> %s (%v)", a, back, err)
+	}
+}
+
+// A sweep whose sequences do not fill the last micro-batch (7 sequences in micro-batches of 3)
+// compiles one graph, and the padded rows do not count: its scores equal a one-batch sweep's, and
+// so does μ.
+func TestSweepPaddedLastBatch(t *testing.T) {
+	p, err := transformer.LookupPreset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := p.Config
+	cfg.NLayers = 3
+	toks, _ := batch.RandomTokens(7, 16, cfg.VocabSize, 9)
+	a := Amplification{Point: AmplifyPoint, Layers: []int{0, 1}, Position: 4, Observe: 2, Lambdas: []float64{1, 5, 20}}
+	sweep := func(size int) (*Mean, *AmplificationResult) {
+		m, err := transformer.NewRandom(testBackend(t), &cfg, p.Init)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu, err := ValueMeanUpTo(m, toks, size, a.Observe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Sweep(m, toks, a, mu, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mu, r
+	}
+	muPad, padded := sweep(3)
+	muOne, whole := sweep(7)
+	if padded.CompilationsCentred != 1 || padded.CompilationsControl != 0 {
+		t.Errorf("7 sequences in micro-batches of 3 compiled %d + %d graphs, want 1 + 0", padded.CompilationsCentred, padded.CompilationsControl)
+	}
+	for i := range whole.Centred {
+		if math.Abs(padded.Centred[i]-whole.Centred[i]) > 1e-6 || math.Abs(padded.Control[i]-whole.Control[i]) > 1e-6 {
+			t.Errorf("λ %g: padded %g / %g, one batch %g / %g", a.Lambdas[i], padded.Centred[i], padded.Control[i], whole.Centred[i], whole.Control[i])
+		}
+	}
+	for i := range muOne.Data {
+		if math.Abs(float64(muPad.Data[i]-muOne.Data[i])) > 1e-6 {
+			t.Fatalf("μ value %d: %g padded, %g in one batch", i, muPad.Data[i], muOne.Data[i])
+		}
+	}
+	if muPad.Tokens != 7*16 {
+		t.Errorf("μ averaged %d tokens, want %d", muPad.Tokens, 7*16)
 	}
 }

@@ -25,6 +25,9 @@ type MeanSpec struct {
 	Seed      uint64
 	Exclude   []int
 	Batch     int // sequences per forward pass (0: 16)
+	// Layers limits μ to layers 0..Layers−1 (0: every layer): the forward stops there, so an
+	// amplification observed at layer L needs only L of the model's layers.
+	Layers int
 }
 
 var (
@@ -39,29 +42,43 @@ func ValueMean(m *transformer.Model, spec MeanSpec) (*Mean, error) {
 	if err != nil {
 		return nil, fmt.Errorf("value mean: %w", err)
 	}
-	return valueMeanOn(m, tokens, spec.Batch, spec)
+	return valueMeanOn(m, tokens, spec.Batch, spec.Layers, spec)
 }
 
-// ValueMeanOn estimates μ on the given token sequences (e.g. a findings random batch) in
-// micro-batches of at most batchSize sequences (0: 16). It is computed once per model and token
-// batch (keyed by the ids' SHA-256): later calls return the cached Mean, which callers must not
+// ValueMeanOn estimates μ of every layer on the given token sequences (e.g. a findings random
+// batch) in micro-batches of at most batchSize sequences (0: 16). It is computed once per model and
+// token batch (keyed by the ids' SHA-256): later calls return the cached Mean, which callers must not
 // modify.
 func ValueMeanOn(m *transformer.Model, tokens [][]int, batchSize int) (*Mean, error) {
-	return valueMeanOn(m, tokens, batchSize, MeanSpec{})
+	return valueMeanOn(m, tokens, batchSize, 0, MeanSpec{})
 }
 
-// valueMeanOn is ValueMeanOn recording spec in a newly computed Mean.
-func valueMeanOn(m *transformer.Model, tokens [][]int, batchSize int, spec MeanSpec) (*Mean, error) {
+// ValueMeanUpTo is ValueMeanOn for layers 0..layers−1 only (at least that many: a cached Mean of
+// more layers is returned as it is). The forward stops after layer layers−1, so the paper's sweep
+// (observed at layer 2) reads 2 of paper-152m's 12 layers.
+func ValueMeanUpTo(m *transformer.Model, tokens [][]int, batchSize, layers int) (*Mean, error) {
+	if layers < 1 || layers > m.Config.NLayers {
+		return nil, fmt.Errorf("value mean: %d layers requested, the model has %d", layers, m.Config.NLayers)
+	}
+	return valueMeanOn(m, tokens, batchSize, layers, MeanSpec{})
+}
+
+// valueMeanOn is ValueMeanOn for the first layers layers (0: all), recording spec in a newly
+// computed Mean.
+func valueMeanOn(m *transformer.Model, tokens [][]int, batchSize, layers int, spec MeanSpec) (*Mean, error) {
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("value mean: no token sequences")
+	}
+	if layers <= 0 || layers > m.Config.NLayers {
+		layers = m.Config.NLayers
 	}
 	key := batch.IDsHash(tokens)
 	meanMu.Lock()
 	defer meanMu.Unlock()
-	if mu := meanCache[m][key]; mu != nil {
+	if mu := meanCache[m][key]; mu != nil && mu.Layers >= layers {
 		return mu, nil
 	}
-	mu, err := valueMean(m, tokens, batchSize)
+	mu, err := valueMean(m, tokens, batchSize, layers)
 	if err != nil {
 		return nil, err
 	}
@@ -73,24 +90,27 @@ func valueMeanOn(m *transformer.Model, tokens [][]int, batchSize int, spec MeanS
 	return mu, nil
 }
 
-// valueMean averages attn.hook_v [b, p, g, dh] over sequences and positions in every layer and
+// valueMean averages attn.hook_v [b, p, g, dh] over sequences and positions in layers 0..L−1 and
 // broadcasts kv head g to its query heads.
-func valueMean(m *transformer.Model, tokens [][]int, batchSize int) (*Mean, error) {
+func valueMean(m *transformer.Model, tokens [][]int, batchSize, L int) (*Mean, error) {
 	cfg := m.Config
-	L, H, G, dh := cfg.NLayers, cfg.NHeads, cfg.KVHeads(), cfg.HeadDim()
+	H, G, dh := cfg.NHeads, cfg.KVHeads(), cfg.HeadDim()
 	if batchSize <= 0 {
 		batchSize = 16
 	}
+	names := make([]string, L)
+	for l := range names {
+		names[l] = fmt.Sprintf("blocks.%d.attn.hook_v", l)
+	}
 	sums := make([]float64, L*G*dh) // [l, g, dh]
 	n := 0
-	for lo := 0; lo < len(tokens); lo += batchSize {
-		hi := min(lo+batchSize, len(tokens))
-		c, err := m.RunWithCache(tokens[lo:hi], "blocks.*.attn.hook_v")
+	for _, mb := range microBatches(tokens, batchSize) {
+		c, err := m.RunWithCache(mb.seqs, names...)
 		if err != nil {
-			return nil, fmt.Errorf("value mean, sequences %d..%d: %w", lo, hi-1, err)
+			return nil, fmt.Errorf("value mean, sequences %d..%d: %w", mb.lo, mb.hi-1, err)
 		}
 		for l := 0; l < L; l++ {
-			v := c.MustGet("v", l) // [b, p, g, dh]
+			v := rows(c.MustGet("v", l), mb.hi-mb.lo) // [b, p, g, dh]
 			if len(v.Shape) != 4 || v.Shape[2] != G || v.Shape[3] != dh {
 				return nil, fmt.Errorf("value mean: layer %d hook_v has shape %v, want [b, p, %d, %d]", l, v.Shape, G, dh)
 			}

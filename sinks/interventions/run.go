@@ -200,19 +200,19 @@ func columnScores(m *transformer.Model, tokens [][]int, batch int, mapLayers []i
 			maps[i][q] = make([]float64, T)
 		}
 	}
-	rows := 0 // sequences × heads summed into the maps
-	for lo := 0; lo < len(tokens); lo += batch {
-		hi := min(lo+batch, len(tokens))
+	summed := 0 // sequences × heads summed into the maps
+	for _, mb := range microBatches(tokens, batch) {
 		run := append([]transformer.Option{transformer.Capture("blocks.*.attn.hook_pattern"), transformer.NoLogits()}, opts...)
-		r, err := m.Run(tokens[lo:hi], run...)
+		r, err := m.Run(mb.seqs, run...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("sequences %d..%d: %w", lo, hi-1, err)
+			return nil, nil, fmt.Errorf("sequences %d..%d: %w", mb.lo, mb.hi-1, err)
 		}
 		for l := 0; l < L; l++ {
 			pat, err := r.Cache.Get("pattern", l) // [b, h, q, k]
 			if err != nil {
 				return nil, nil, err
 			}
+			pat = rows(pat, mb.hi-mb.lo)
 			if err := addColumns(sums[l], counts[l], pat); err != nil {
 				return nil, nil, err
 			}
@@ -222,8 +222,7 @@ func columnScores(m *transformer.Model, tokens [][]int, batch int, mapLayers []i
 				}
 			}
 		}
-		pat0 := r.Cache.MustGet("pattern", 0)
-		rows += pat0.Shape[0] * pat0.Shape[1]
+		summed += (mb.hi - mb.lo) * m.Config.NHeads
 	}
 	scores := make([][]float64, L)
 	for l := range scores {
@@ -232,7 +231,7 @@ func columnScores(m *transformer.Model, tokens [][]int, batch int, mapLayers []i
 	for _, mp := range maps {
 		for _, row := range mp {
 			for j := range row {
-				row[j] /= float64(rows)
+				row[j] /= float64(summed)
 			}
 		}
 	}
@@ -250,4 +249,46 @@ func addMap(acc [][]float64, pat *transformer.Activation) {
 			}
 		}
 	}
+}
+
+// microBatch is sequences lo..hi−1 of a batch, as run: seqs holds them, padded to the full
+// micro-batch size when they are the last, short one.
+type microBatch struct {
+	lo, hi int
+	seqs   [][]int
+}
+
+// microBatches splits tokens into micro-batches of at most size sequences (0: 16). When there is
+// more than one, the last is padded to size by repeating its first sequence, so a whole sweep runs
+// one batch shape and compiles one graph whatever the number of sequences (200 sequences in
+// micro-batches of 16 would otherwise compile a second graph for the last 8). Readers take only the
+// first hi−lo rows of each output (see rows).
+func microBatches(tokens [][]int, size int) []microBatch {
+	if size <= 0 {
+		size = 16
+	}
+	var out []microBatch
+	for lo := 0; lo < len(tokens); lo += size {
+		hi := min(lo+size, len(tokens))
+		seqs := tokens[lo:hi]
+		if len(tokens) > size && hi-lo < size {
+			seqs = append([][]int(nil), seqs...)
+			for len(seqs) < size {
+				seqs = append(seqs, tokens[lo])
+			}
+		}
+		out = append(out, microBatch{lo: lo, hi: hi, seqs: seqs})
+	}
+	return out
+}
+
+// rows is a view of the first n rows (axis 0) of an activation: a padded micro-batch's real
+// sequences.
+func rows(a *transformer.Activation, n int) *transformer.Activation {
+	if len(a.Shape) == 0 || a.Shape[0] == n {
+		return a
+	}
+	per := len(a.Data) / a.Shape[0]
+	shape := append([]int{n}, a.Shape[1:]...)
+	return &transformer.Activation{Name: a.Name, Shape: shape, Dims: a.Dims, Data: a.Data[:n*per]}
 }

@@ -170,7 +170,7 @@ func (m *Model) Param(name string) ([]float32, []int, error) {
 }
 
 // SetParam replaces a parameter's values (same shape). Use it to edit weights, e.g. to plant or
-// remove a neuron; the next run recompiles and uses the new values.
+// remove a neuron; the next run uses the new values in the graphs already compiled.
 func (m *Model) SetParam(name string, data []float32) error {
 	v := m.Store.GetVariable("/" + name)
 	if v == nil {
@@ -196,9 +196,8 @@ func (m *Model) SetParam(name string, data []float32) error {
 	if err := v.SetValue(t); err != nil {
 		return fmt.Errorf("SetParam %q: %w", name, err)
 	}
-	// A backend may fold variables into compiled graphs as constants (the pure-Go one does), so
-	// compiled graphs are dropped: the next run compiles against the new values.
-	m.DropCompiled()
+	// Compiled graphs read the weights as parameters (see newExec): the next run uses the new
+	// values without recompiling.
 	return nil
 }
 

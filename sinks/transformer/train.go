@@ -29,8 +29,7 @@ func ForwardMixed(store *model.Store, cfg *Config, tokens *Node, matmul dtypes.D
 }
 
 // FromStore wraps a store that already holds every parameter of cfg (e.g. one being trained) as a
-// Model for analysis runs. The store is shared, not copied: call DropCompiled after its variables
-// change, before the next run.
+// Model for analysis runs. The store is shared, not copied: runs read its current values.
 func FromStore(backend compute.Backend, cfg *Config, store *model.Store) (*Model, error) {
 	if backend == nil || store == nil {
 		return nil, fmt.Errorf("transformer.FromStore: nil backend or store")
@@ -50,8 +49,8 @@ func FromStore(backend compute.Backend, cfg *Config, store *model.Store) (*Model
 	return &Model{Config: cfg, Backend: backend, Store: store, execs: make(map[string]*model.Exec)}, nil
 }
 
-// DropCompiled forgets the compiled analysis graphs, so the next run reads the store's current
-// values (a backend may fold variables into a compiled graph as constants).
+// DropCompiled forgets the compiled analysis graphs and frees what they hold; the next run compiles
+// again.
 func (m *Model) DropCompiled() {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -347,8 +347,9 @@ func TestRunWithCacheBatchedEqualsOneRun(t *testing.T) {
 	}
 }
 
-// Editing a weight after a run must change the next run's output (compiled graphs may hold the
-// old values as constants).
+// Editing a weight after a run must change the next run's output without a new compilation: the
+// compiled graphs read the weights as parameters, not as constants (a graph holding its own copy of
+// the weights took a paper-152m reproduce past 24 GB).
 func TestSetParamAfterRun(t *testing.T) {
 	cfg := tinyConfig()
 	m := tinyModel(t, cfg)
@@ -364,9 +365,13 @@ func TestSetParamAfterRun(t *testing.T) {
 	if err := m.SetParam("blocks/1/mlp/down/weights", w); err != nil {
 		t.Fatal(err)
 	}
+	compiled := m.Compilations()
 	after, err := m.Run(toks)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := m.Compilations() - compiled; n != 0 {
+		t.Errorf("the run after SetParam compiled %d graphs, want 0 (weights must be graph parameters)", n)
 	}
 	diff := 0.0
 	for i := range before.Logits.Data {
