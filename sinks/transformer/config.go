@@ -68,10 +68,21 @@ type HeadNormConfig struct {
 	Enabled bool
 	// SharedGamma uses one γ of shape [d_head] for all heads; otherwise γ is [heads, d_head].
 	SharedGamma bool
-	Eps         float64 // default 1e-6
-	// InitGamma is γ's initial value for freshly initialised models (the paper uses the std of the first
-	// token's aggregated output at random init; see the training package). 0 means 1.
+	Eps         float64 // default 1e-6 (see Epsilon)
+	// InitGamma is γ's initial value for freshly initialised models (RandomWeights). 0 means 1.
 	InitGamma float64
+	// InitFirstToken initialises γ as the paper does: the std of the first token's aggregated
+	// attention output at random init, measured per layer on a dummy N(0, 1) input (see
+	// RandomWeights for exactly what is computed). It replaces InitGamma, which must then be 0.
+	InitFirstToken bool `json:",omitempty"`
+}
+
+// Epsilon is the eps of the head-wise RMSNorm: Eps, or 1e-6 when unset.
+func (h HeadNormConfig) Epsilon() float64 {
+	if h.Eps == 0 {
+		return 1e-6
+	}
+	return h.Eps
 }
 
 // Config describes a decoder-only transformer. Fields mirror HF config.json where they exist.
@@ -116,6 +127,13 @@ type Config struct {
 	// GatedAttention multiplies each head's output element-wise by sigmoid(x·W_gate) (Qiu et al. 2025),
 	// at the same insertion point as HeadNorm; x is the attention block's normalised input.
 	GatedAttention bool
+	// SinkKV gives every attention layer a learnable key/value sink (Gu et al. 2025's "learnable KV
+	// bias", StreamingLLM's sink token as parameters): one key and one value vector per key/value
+	// head, initialised to zero, that every query scores (q·k_sink·scale with q after RoPE, no RoPE
+	// on k_sink, never masked, not even by WithAttentionMask) alongside its causal keys. The softmax runs over [sink, keys] and the output gains
+	// p_sink·v_sink. hook_pattern keeps the real keys only (its rows sum to 1 − p_sink);
+	// hook_sink_weight holds p_sink. Softmax attention only.
+	SinkKV bool `json:",omitempty"`
 
 	// BOSTokenID is the tokenizer's beginning-of-sequence id, −1 if none. The model never adds it:
 	// callers choose explicitly whether sequences start with BOS.
@@ -218,6 +236,26 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Sprintf("Attention %q is not one of %q, %q", c.Attention, SoftmaxAttention, SigmoidAttention))
 	}
+	if c.SinkKV && c.Attention == SigmoidAttention {
+		errs = append(errs, "SinkKV needs softmax attention: a sink absorbs probability mass only when the weights are normalised across keys, and SigmoidAttention has no such normalisation")
+	}
+	if h := c.HeadNorm; h.InitFirstToken {
+		switch {
+		case !h.Enabled:
+			errs = append(errs, "HeadNorm.InitFirstToken is set but HeadNorm.Enabled is not")
+		case h.InitGamma != 0:
+			errs = append(errs, fmt.Sprintf("HeadNorm.InitFirstToken and HeadNorm.InitGamma (%g) both set γ's initial value; set one", h.InitGamma))
+		case c.Attention == SigmoidAttention:
+			// With a sigmoid the first token's output is σ(q₀·k₀·scale − log T)·v₀, which depends on the
+			// sequence length: there is no single "output at init" to measure.
+			errs = append(errs, "HeadNorm.InitFirstToken is defined for softmax attention only (the first token's output is then its own value vector); it cannot be combined with SigmoidAttention")
+		case c.SinkKV:
+			errs = append(errs, "HeadNorm.InitFirstToken cannot be combined with SinkKV: the first token's output is then not its own value vector but shares its weight with the sink")
+		}
+	}
+	if c.HeadNorm.Enabled && !(c.HeadNorm.Epsilon() > 0) {
+		errs = append(errs, fmt.Sprintf("HeadNorm.Eps must be > 0 (or 0 for 1e-6), got %g", c.HeadNorm.Eps))
+	}
 	if c.SlidingWindow < 0 {
 		errs = append(errs, fmt.Sprintf("SlidingWindow must be >= 0, got %d", c.SlidingWindow))
 	}
@@ -245,6 +283,8 @@ func (c *Config) Validate() error {
 //	blocks/{L}/attn/k_norm/scale      [dh]                  QKNorm only
 //	blocks/{L}/attn/head_norm/scale   [H, dh] or [dh]       HeadNorm only (shared γ: [dh])
 //	blocks/{L}/attn/gate/weights      [H·dh, D]             GatedAttention only
+//	blocks/{L}/attn/sink/key          [KV, dh]              SinkKV only (zeros at init)
+//	blocks/{L}/attn/sink/value        [KV, dh]              SinkKV only (zeros at init)
 //	blocks/{L}/attn/o/weights         [D, H·dh]             (+ o/bias [D] with OutBias)
 //	blocks/{L}/ln2/scale              [D]                   (+ ln2/bias for LayerNorm)
 //	blocks/{L}/mlp/gate/weights       [F, D]                SwiGLU only
@@ -289,6 +329,10 @@ func (c *Config) ParamShapes() map[string][]int {
 		}
 		if c.GatedAttention {
 			p[b+"attn/gate/weights"] = []int{H * dh, D}
+		}
+		if c.SinkKV {
+			p[b+"attn/sink/key"] = []int{KV, dh}
+			p[b+"attn/sink/value"] = []int{KV, dh}
 		}
 		p[b+"attn/o/weights"] = []int{D, H * dh}
 		if c.OutBias {

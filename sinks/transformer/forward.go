@@ -182,9 +182,9 @@ func (p *pass) attention(l int, h, mask *Node, rope *ropeTables) *Node {
 		scores = Add(scores, BroadcastToDims(ExpandLeftToRank(m, 4), B, H, T, T))
 	}
 	maskB := BroadcastToDims(ExpandLeftToRank(mask, 4), B, H, T, T)
-	var pattern *Node
-	switch c.Attention {
-	case SigmoidAttention:
+	var pattern, sinkWeight *Node
+	switch {
+	case c.Attention == SigmoidAttention:
 		// Element-wise sigmoid(score + b), b = −log(T) by default; masked entries are exactly 0.
 		bias := 0.0
 		if c.SigmoidBiasLogN {
@@ -193,6 +193,16 @@ func (p *pass) attention(l int, h, mask *Node, rope *ropeTables) *Node {
 		scores = Where(maskB, scores, Infinity(p.g, dtypes.Float32, -1))
 		scores = p.hook(pre+"hook_attn_scores", l, scores)
 		pattern = Where(maskB, Sigmoid(AddScalar(scores, bias)), ZerosLike(scores))
+	case c.SinkKV:
+		// Every query also scores the learnable sink key (no RoPE on it, never masked): the softmax
+		// runs over [sink, keys] and the sink's weight is split off again.
+		kSink := repeatKVHeads(p.param(w+"sink/key"), H)                                               // [h, dh]
+		sinkScore := MulScalar(p.mm("bqhd,hd->bhq", q, kSink), c.Scale())                              // [b, h, q]
+		scores = Where(maskB, scores, Infinity(p.g, dtypes.Float32, -1))                               // [b, h, q, k]
+		scores = p.hook(pre+"hook_attn_scores", l, scores)                                             // real keys only
+		probs := Softmax(Concatenate([]*Node{InsertAxes(sinkScore, -1), scores}, -1), -1)              // [b, h, q, 1+k]
+		sinkWeight = Squeeze(Slice(probs, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, 1)), -1) // [b, h, q]
+		pattern = Slice(probs, AxisRange(), AxisRange(), AxisRange(), AxisRange(1, T+1))               // [b, h, q, k]
 	default:
 		scores = Where(maskB, scores, Infinity(p.g, dtypes.Float32, -1))
 		scores = p.hook(pre+"hook_attn_scores", l, scores)
@@ -201,15 +211,17 @@ func (p *pass) attention(l int, h, mask *Node, rope *ropeTables) *Node {
 	pattern = p.hook(pre+"hook_pattern", l, pattern) // [b, h, q, k]
 
 	z := p.mm("bhqk,bkhd->bqhd", pattern, vh) // [b, p, h, dh]
+	if sinkWeight != nil {
+		sinkWeight = p.hook(pre+"hook_sink_weight", l, sinkWeight)              // [b, h, q]
+		vSink := ExpandLeftToRank(repeatKVHeads(p.param(w+"sink/value"), H), 4) // [1, 1, h, dh]
+		pSink := InsertAxes(TransposeAllDims(sinkWeight, 0, 2, 1), -1)          // [b, p, h, 1]
+		z = Add(z, Mul(pSink, vSink))                                           // + p_sink·v_sink
+	}
 	z = p.hook(pre+"hook_z", l, z)
 	if c.HeadNorm.Enabled {
 		// Head-wise RMSNorm over dh (no mean subtraction, no bias): ô = o / RMS(o) ⊙ γ.
 		gamma := p.param(w + "head_norm/scale") // [h, dh] or [dh]
-		eps := c.HeadNorm.Eps
-		if eps == 0 {
-			eps = 1e-6
-		}
-		z = rmsNorm(z, gamma, eps)
+		z = rmsNorm(z, gamma, c.HeadNorm.Epsilon())
 		z = p.hook(pre+"hook_z_normed", l, z)
 	}
 	if c.GatedAttention {
@@ -311,6 +323,16 @@ func repeatKV(x *Node, heads int) *Node {
 	}
 	x = BroadcastToDims(InsertAxes(x, 3), B, T, G, heads/G, dh) // [b, p, g, h/g, dh]
 	return Reshape(x, B, T, heads, dh)
+}
+
+// repeatKVHeads expands a per-key/value-head parameter [g, dh] to the query heads [h, dh], as
+// repeatKV does for the keys and values.
+func repeatKVHeads(x *Node, heads int) *Node {
+	G, dh := x.Shape().Dim(0), x.Shape().Dim(1)
+	if G == heads {
+		return x
+	}
+	return Reshape(BroadcastToDims(InsertAxes(x, 1), G, heads/G, dh), heads, dh) // [g, h/g, dh] → [h, dh]
 }
 
 // causalMask is [q, k] bool: key k is visible from query q iff k ≤ q (and q − k < window when a

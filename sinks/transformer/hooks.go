@@ -30,8 +30,11 @@ type HookPoint struct {
 //	attn.hook_rot_k             [b, p, g, dh]   keys after RoPE (RoPE models only)
 //	attn.hook_attn_scores       [b, h, q, k]    scaled scores q·k/√dh after the causal (and custom)
 //	                                            mask; masked entries are −Inf
-//	attn.hook_pattern           [b, h, q, k]    attention weights (softmax or sigmoid)
-//	attn.hook_z                 [b, p, h, dh]   pattern·V per head: the W_O input of a standard model
+//	attn.hook_pattern           [b, h, q, k]    attention weights (softmax or sigmoid) on the real keys;
+//	                                            with SinkKV the rows sum to 1 − hook_sink_weight
+//	attn.hook_sink_weight       [b, h, q]       softmax weight on the learnable sink (SinkKV models only)
+//	attn.hook_z                 [b, p, h, dh]   pattern·V per head (+ sink_weight·v_sink with SinkKV):
+//	                                            the W_O input of a standard model
 //	attn.hook_z_normed          [b, p, h, dh]   after head-wise RMSNorm (HeadNorm models only)
 //	attn.hook_gate              [b, p, h, dh]   sigmoid gate values (gated-attention models only)
 //	attn.hook_result            [b, p, h, d]    each head's contribution after W_O (bias excluded)
@@ -73,7 +76,10 @@ func (c *Config) HookPoints() []HookPoint {
 		}
 		add(b+"attn.hook_attn_scores", l, "scaled, masked scores (masked = -Inf)", "b", "h", "q", "k")
 		add(b+"attn.hook_pattern", l, "attention weights", "b", "h", "q", "k")
-		add(b+"attn.hook_z", l, "pattern·V per head", "b", "p", "h", "dh")
+		if c.SinkKV {
+			add(b+"attn.hook_sink_weight", l, "softmax weight on the learnable sink key", "b", "h", "q")
+		}
+		add(b+"attn.hook_z", l, "pattern·V per head (+ sink_weight·v_sink)", "b", "p", "h", "dh")
 		if c.HeadNorm.Enabled {
 			add(b+"attn.hook_z_normed", l, "head-wise RMSNorm output", "b", "p", "h", "dh")
 		}

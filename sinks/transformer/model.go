@@ -71,7 +71,8 @@ func New(backend compute.Backend, cfg *Config, weights map[string]*tensors.Tenso
 }
 
 // RandomInit describes a random initialisation: every matrix ~ N(0, Std²), residual output
-// projections (attn/o, mlp/down) ~ N(0, ResidualStd²) when ResidualStd > 0, norm scales 1, biases 0.
+// projections (attn/o, mlp/down) ~ N(0, ResidualStd²) when ResidualStd > 0, norm scales 1, biases 0,
+// sink keys and values 0, HeadNorm γ as HeadNormConfig says.
 type RandomInit struct {
 	Seed        uint64
 	Std         float64 // default 0.02
@@ -89,6 +90,23 @@ func NewRandom(backend compute.Backend, cfg *Config, init RandomInit) (*Model, e
 }
 
 // RandomWeights returns float32 weights drawn as RandomInit describes.
+//
+// With HeadNorm.InitFirstToken, γ is then set per layer from that layer's freshly drawn weights, as
+// the paper prescribes ("the std of the first token's aggregated output at random init, measured by
+// a dummy forward of N(0, 1) input"). Under the causal mask the first token attends only to itself,
+// so its aggregated output (hook_z at position 0) is its own value vector:
+//
+//	x  ~ N(0, I_D)                      one dummy token per layer, from its own seeded stream
+//	x̂  = ln1(x)                         the layer's input norm with its initial scale (and bias)
+//	v₀ = W_V·x̂ + b_V                    [KV·dh], head h reads key/value head h/(H/KV)
+//	γ  = std(v₀ of head h)              per-head γ: row h of [H, dh] filled with it
+//	γ  = std(v₀ of all heads)           shared γ: all dh entries
+//
+// std is the population standard deviation (mean subtracted, divided by the count), like torch's
+// std(unbiased=False) in the authors' code. Shared γ pools the H·dh entries of all heads (the
+// authors' code averages the per-head stds instead; the two agree to O(1/√(H·dh)) at random init).
+// The dummy input has its own random stream seeded by init.Seed, so every other weight is drawn
+// exactly as without InitFirstToken.
 func RandomWeights(cfg *Config, init RandomInit) map[string]*tensors.Tensor {
 	std := init.Std
 	if std == 0 {
@@ -117,7 +135,7 @@ func RandomWeights(cfg *Config, init RandomInit) map[string]*tensors.Tensor {
 			fill(data, float32(gamma))
 		case strings.HasSuffix(name, "/scale"):
 			fill(data, 1)
-		case strings.HasSuffix(name, "/bias"):
+		case strings.HasSuffix(name, "/bias"), strings.HasSuffix(name, "attn/sink/key"), strings.HasSuffix(name, "attn/sink/value"):
 			// zeros
 		default:
 			s := std
@@ -130,7 +148,134 @@ func RandomWeights(cfg *Config, init RandomInit) map[string]*tensors.Tensor {
 		}
 		out[name] = tensors.FromFlatDataAndDimensions(data, dims...)
 	}
+	if cfg.HeadNorm.Enabled && cfg.HeadNorm.InitFirstToken {
+		gammas, err := FirstTokenGamma(cfg, out, init.Seed)
+		if err != nil {
+			panic(err) // unreachable: out holds every parameter of cfg
+		}
+		for l, g := range gammas {
+			name := fmt.Sprintf("blocks/%d/attn/head_norm/scale", l)
+			out[name] = tensors.FromFlatDataAndDimensions(g, shapes[name]...)
+		}
+	}
 	return out
+}
+
+// firstTokenStream names the random stream of FirstTokenGamma's dummy inputs (the weights use
+// 0x5eed5).
+const firstTokenStream = 0xf125700
+
+// FirstTokenInputs returns the dummy first tokens x ~ N(0, I_D) of FirstTokenGamma, one [D] vector
+// per layer, for a seed.
+func FirstTokenInputs(cfg *Config, seed uint64) [][]float64 {
+	rng := rand.New(rand.NewPCG(seed, firstTokenStream))
+	xs := make([][]float64, cfg.NLayers)
+	for l := range xs {
+		xs[l] = make([]float64, cfg.DModel)
+		for i := range xs[l] {
+			xs[l][i] = rng.NormFloat64()
+		}
+	}
+	return xs
+}
+
+// FirstTokenGamma computes the paper's initial HeadNorm γ of every layer from the weights (see
+// RandomWeights for the definition) with the dummy inputs FirstTokenInputs(cfg, seed): one flat
+// []float32 per layer, shaped like blocks/{L}/attn/head_norm/scale. It reads ln1 and attn/v of
+// each layer from weights (float32 or bfloat16, shapes as cfg.ParamShapes); sums are float64.
+func FirstTokenGamma(cfg *Config, weights map[string]*tensors.Tensor, seed uint64) ([][]float32, error) {
+	D, H, KV, dh := cfg.DModel, cfg.NHeads, cfg.KVHeads(), cfg.HeadDim()
+	shapes := cfg.ParamShapes()
+	vals := map[string][]float32{}
+	for l := 0; l < cfg.NLayers; l++ {
+		for _, name := range []string{"ln1/scale", "ln1/bias", "attn/v/weights", "attn/v/bias"} {
+			name = fmt.Sprintf("blocks/%d/%s", l, name)
+			want, ok := shapes[name]
+			if !ok {
+				continue // no such parameter in this config (biases)
+			}
+			t := weights[name]
+			if t == nil || !equalDims(t.Shape().Dimensions, want) {
+				return nil, fmt.Errorf("FirstTokenGamma: parameter %q %v is missing or misshaped", name, want)
+			}
+			v, err := toFloat32(t)
+			if err != nil {
+				return nil, fmt.Errorf("FirstTokenGamma: parameter %q: %w", name, err)
+			}
+			vals[name] = v
+		}
+	}
+	flat := func(name string) []float32 { return vals[name] }
+	xs := FirstTokenInputs(cfg, seed)
+	gammas := make([][]float32, cfg.NLayers)
+	for l := range gammas {
+		b := fmt.Sprintf("blocks/%d/", l)
+		x := xs[l] // [D]
+		// x̂ = ln1(x) with the layer's (initial) norm parameters.
+		scale := flat(b + "ln1/scale")
+		xn := make([]float64, D)
+		if cfg.Norm == LayerNorm {
+			bias := flat(b + "ln1/bias")
+			mean, variance := meanVar(x)
+			for i := range x {
+				xn[i] = (x[i]-mean)/math.Sqrt(variance+cfg.NormEps)*float64(scale[i]) + float64(bias[i])
+			}
+		} else {
+			ms := 0.0
+			for _, v := range x {
+				ms += v * v
+			}
+			ms /= float64(D)
+			for i := range x {
+				xn[i] = x[i] / math.Sqrt(ms+cfg.NormEps) * float64(scale[i])
+			}
+		}
+		// v₀ = W_V·x̂ (+ b_V): W_V is [KV·dh, D].
+		wv := flat(b + "attn/v/weights")
+		var bv []float32
+		if cfg.QKVBias {
+			bv = flat(b + "attn/v/bias")
+		}
+		v0 := make([]float64, KV*dh)
+		for o := range v0 {
+			s := 0.0
+			for i, xi := range xn {
+				s += float64(wv[o*D+i]) * xi
+			}
+			if bv != nil {
+				s += float64(bv[o])
+			}
+			v0[o] = s
+		}
+		if cfg.HeadNorm.SharedGamma {
+			// All heads: H/KV copies of each key/value head, so the same mean and variance as v₀.
+			_, variance := meanVar(v0)
+			g := make([]float32, dh)
+			fill(g, float32(math.Sqrt(variance)))
+			gammas[l] = g
+			continue
+		}
+		g := make([]float32, H*dh)
+		for h := 0; h < H; h++ {
+			kv := h / (H / KV)
+			_, variance := meanVar(v0[kv*dh : (kv+1)*dh])
+			fill(g[h*dh:(h+1)*dh], float32(math.Sqrt(variance)))
+		}
+		gammas[l] = g
+	}
+	return gammas, nil
+}
+
+// meanVar is the mean and the population variance of x.
+func meanVar(x []float64) (mean, variance float64) {
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float64(len(x))
+	for _, v := range x {
+		variance += (v - mean) * (v - mean)
+	}
+	return mean, variance / float64(len(x))
 }
 
 func fill(x []float32, v float32) {

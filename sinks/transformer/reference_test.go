@@ -7,7 +7,7 @@ import (
 
 // refModel is a plain-Go float64 forward pass written from the equations, used to check the graph
 // version on the options HF transformers has no counterpart for (HeadNorm, gated and sigmoid
-// attention). It supports RMSNorm + RoPE + SwiGLU + GQA models.
+// attention, the learnable key/value sink). It supports RMSNorm + RoPE + SwiGLU + GQA models.
 type refModel struct {
 	cfg *Config
 	w   map[string][]float64
@@ -59,8 +59,9 @@ func rmsVec(v, gamma []float64, eps float64) []float64 {
 	return out
 }
 
-// forward returns the logits [T][V] and, per layer, the pattern [h][q][k] and the W_O input [T][h·dh].
-func (r *refModel) forward(tokens []int) (logits [][]float64, patterns [][][][]float64, woIn [][][]float64) {
+// forward returns the logits [T][V] and, per layer, the pattern [h][q][k], the W_O input [T][h·dh]
+// and (SinkKV) the sink's weight [h][q].
+func (r *refModel) forward(tokens []int) (logits [][]float64, patterns [][][][]float64, woIn [][][]float64, sinkWeights [][][]float64) {
 	c := r.cfg
 	T, D, H, KV, dh := len(tokens), c.DModel, c.NHeads, c.KVHeads(), c.HeadDim()
 	x := make([][]float64, T)
@@ -86,6 +87,7 @@ func (r *refModel) forward(tokens []int) (logits [][]float64, patterns [][][][]f
 		}
 		q, k, v := linear(h, p("attn/q/weights"), H*dh), linear(h, p("attn/k/weights"), KV*dh), linear(h, p("attn/v/weights"), KV*dh)
 		pat := make([][][]float64, H)
+		sinkW := make([][]float64, H)
 		z := make([][]float64, T)
 		for t := range z {
 			z[t] = make([]float64, H*dh)
@@ -93,6 +95,7 @@ func (r *refModel) forward(tokens []int) (logits [][]float64, patterns [][][][]f
 		for hh := 0; hh < H; hh++ {
 			g := hh / (H / KV)
 			pat[hh] = make([][]float64, T)
+			sinkW[hh] = make([]float64, T)
 			for qi := 0; qi < T; qi++ {
 				qv := rope(q[qi][hh*dh:(hh+1)*dh], qi)
 				scores := make([]float64, qi+1)
@@ -114,11 +117,21 @@ func (r *refModel) forward(tokens []int) (logits [][]float64, patterns [][][][]f
 						w[ki] = 1 / (1 + math.Exp(-(s + b)))
 					}
 				} else {
-					mx := math.Inf(-1)
+					// With SinkKV the softmax also covers the sink's score q·k_sink/√dh (k_sink unrotated).
+					sinkScore := math.Inf(-1)
+					if c.SinkKV {
+						ks := p("attn/sink/key")[g*dh : (g+1)*dh]
+						sinkScore = 0
+						for i := range qv {
+							sinkScore += qv[i] * ks[i]
+						}
+						sinkScore /= math.Sqrt(float64(dh))
+					}
+					mx := sinkScore
 					for _, s := range scores {
 						mx = math.Max(mx, s)
 					}
-					sum := 0.0
+					sum := math.Exp(sinkScore - mx)
 					for ki, s := range scores {
 						w[ki] = math.Exp(s - mx)
 						sum += w[ki]
@@ -126,12 +139,19 @@ func (r *refModel) forward(tokens []int) (logits [][]float64, patterns [][][][]f
 					for ki := range scores {
 						w[ki] /= sum
 					}
+					sinkW[hh][qi] = math.Exp(sinkScore-mx) / sum
 				}
 				pat[hh][qi] = w
 				o := make([]float64, dh)
 				for ki := 0; ki <= qi; ki++ {
 					for i := 0; i < dh; i++ {
 						o[i] += w[ki] * v[ki][g*dh+i]
+					}
+				}
+				if c.SinkKV {
+					vs := p("attn/sink/value")[g*dh : (g+1)*dh]
+					for i := range o {
+						o[i] += sinkW[hh][qi] * vs[i]
 					}
 				}
 				if c.HeadNorm.Enabled {
@@ -153,6 +173,7 @@ func (r *refModel) forward(tokens []int) (logits [][]float64, patterns [][][][]f
 			}
 		}
 		patterns = append(patterns, pat)
+		sinkWeights = append(sinkWeights, sinkW)
 		woIn = append(woIn, z)
 		attn := linear(z, p("attn/o/weights"), D)
 		for t := range x {
@@ -181,7 +202,7 @@ func (r *refModel) forward(tokens []int) (logits [][]float64, patterns [][][][]f
 	if c.TiedEmbeddings {
 		unembed = r.w["embed/weights"]
 	}
-	return linear(x, unembed, c.VocabSize), patterns, woIn
+	return linear(x, unembed, c.VocabSize), patterns, woIn, sinkWeights
 }
 
 func blockName(l int, s string) string {
@@ -189,7 +210,7 @@ func blockName(l int, s string) string {
 }
 
 func TestAgainstPlainGoReference(t *testing.T) {
-	for _, variant := range []string{"baseline", "headnorm-per-head", "headnorm-shared", "gated", "sigmoid"} {
+	for _, variant := range []string{"baseline", "headnorm-per-head", "headnorm-shared", "gated", "sigmoid", "sigmoid-no-bias", "sink-kv", "sink-kv-headnorm-gated"} {
 		t.Run(variant, func(t *testing.T) {
 			cfg := tinyConfig()
 			switch variant {
@@ -201,8 +222,28 @@ func TestAgainstPlainGoReference(t *testing.T) {
 				cfg.GatedAttention = true
 			case "sigmoid":
 				cfg.Attention, cfg.SigmoidBiasLogN = SigmoidAttention, true
+			case "sigmoid-no-bias":
+				cfg.Attention = SigmoidAttention
+			case "sink-kv":
+				cfg.SinkKV = true
+			case "sink-kv-headnorm-gated":
+				cfg.SinkKV, cfg.GatedAttention, cfg.HeadNorm = true, true, HeadNormConfig{Enabled: true}
 			}
 			m := tinyModel(t, cfg)
+			// Non-zero sink vectors (they start at zero) so a wrong head, axis or scale shows.
+			if cfg.SinkKV {
+				for l := 0; l < cfg.NLayers; l++ {
+					for j, name := range []string{"attn/sink/key", "attn/sink/value"} {
+						s, _, _ := m.Param(blockName(l, name))
+						for i := range s {
+							s[i] = float32(math.Sin(float64(3*i+j+l))) * 2
+						}
+						if err := m.SetParam(blockName(l, name), s); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
 			// Non-trivial γ so a wrong axis or a shared/per-head mix-up shows.
 			if cfg.HeadNorm.Enabled {
 				for l := 0; l < cfg.NLayers; l++ {
@@ -224,12 +265,15 @@ func TestAgainstPlainGoReference(t *testing.T) {
 			if cfg.GatedAttention {
 				names = append(names, "*.attn.hook_gate")
 			}
+			if cfg.SinkKV {
+				names = append(names, "*.hook_sink_weight")
+			}
 			res, err := m.Run(toks, Capture(names...))
 			if err != nil {
 				t.Fatal(err)
 			}
 			for b := range toks {
-				logits, pats, woIn := ref.forward(toks[b])
+				logits, pats, woIn, sinkWs := ref.forward(toks[b])
 				maxDiff := 0.0
 				for p := range logits {
 					for v := range logits[p] {
@@ -247,13 +291,20 @@ func TestAgainstPlainGoReference(t *testing.T) {
 					if cfg.HeadNorm.Enabled {
 						z = res.Cache.MustGet("z_normed", l)
 					}
-					var gate *Activation
+					var gate, sinkW *Activation
 					if cfg.GatedAttention {
 						gate = res.Cache.MustGet("attn.gate", l)
+					}
+					if cfg.SinkKV {
+						sinkW = res.Cache.MustGet("sink_weight", l)
 					}
 					dp, dz := 0.0, 0.0
 					for h := 0; h < cfg.NHeads; h++ {
 						for q := 0; q < 11; q++ {
+							if sinkW != nil {
+								got, _ := sinkW.At(b, h, q)
+								dp = math.Max(dp, math.Abs(float64(got)-sinkWs[l][h][q]))
+							}
 							for k := 0; k < 11; k++ {
 								got, _ := pat.At(b, h, q, k)
 								dp = math.Max(dp, math.Abs(float64(got)-pats[l][h][q][k]))

@@ -128,7 +128,8 @@ func WithInput(name string, value any) Option {
 // WithAttentionMask adds a custom additive mask to the attention scores of every layer before the
 // causal mask: data has shape [T, T] (the same for all layers) or [L, T, T] (one per layer), row =
 // query, column = key. Use 0 to leave an entry alone and −Inf to forbid it; e.g. isolating token t
-// means row t is −Inf except at column t. The mask is a graph input: changing it does not recompile.
+// means row t is −Inf except at column t. A SinkKV model's learnable sink is not a column of the
+// mask: it stays visible to every query. The mask is a graph input: changing it does not recompile.
 func WithAttentionMask(data []float32, dims ...int) Option {
 	return func(r *runConfig) error {
 		if len(dims) != 2 && len(dims) != 3 {

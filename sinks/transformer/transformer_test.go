@@ -50,7 +50,7 @@ func seqs(B, T, V int) [][]int {
 }
 
 func TestCaptureEverythingShapes(t *testing.T) {
-	for _, variant := range []string{"llama", "gpt2", "headnorm", "gated", "sigmoid", "qknorm"} {
+	for _, variant := range []string{"llama", "gpt2", "headnorm", "gated", "sigmoid", "qknorm", "sinkkv", "gpt2-sinkkv"} {
 		t.Run(variant, func(t *testing.T) {
 			cfg := tinyConfig()
 			switch variant {
@@ -65,6 +65,12 @@ func TestCaptureEverythingShapes(t *testing.T) {
 				cfg.Attention, cfg.SigmoidBiasLogN = SigmoidAttention, true
 			case "qknorm":
 				cfg.QKNorm, cfg.DHead = true, 16
+			case "sinkkv":
+				cfg.SinkKV = true
+			case "gpt2-sinkkv":
+				cfg.Family, cfg.Norm, cfg.Position, cfg.MLP, cfg.Activation = GPT2, LayerNorm, Learned, Plain, "gelu_new"
+				cfg.QKVBias, cfg.OutBias, cfg.MLPBias, cfg.NKVHeads, cfg.TiedEmbeddings = true, true, true, 0, true
+				cfg.SinkKV, cfg.HeadNorm, cfg.GatedAttention = true, HeadNormConfig{Enabled: true, SharedGamma: true}, true
 			}
 			m := tinyModel(t, cfg)
 			B, T := 2, 9
@@ -87,13 +93,25 @@ func TestCaptureEverythingShapes(t *testing.T) {
 					}
 				}
 			}
-			// Causal structure of the pattern: zero above the diagonal; softmax rows sum to one.
+			// Causal structure of the pattern: zero above the diagonal; softmax rows sum to one, with
+			// the sink's weight when there is a sink.
 			for l := 0; l < cfg.NLayers; l++ {
 				pat := res.Cache.MustGet("pattern", l)
+				var sink *Activation
+				if cfg.SinkKV {
+					sink = res.Cache.MustGet("sink_weight", l)
+				}
 				for b := 0; b < B; b++ {
 					for h := 0; h < cfg.NHeads; h++ {
 						for q := 0; q < T; q++ {
 							sum := 0.0
+							if sink != nil {
+								v, _ := sink.At(b, h, q)
+								if !(v > 0 && v < 1) {
+									t.Fatalf("layer %d head %d query %d: sink weight %g", l, h, q, v)
+								}
+								sum += float64(v)
+							}
 							for k := 0; k < T; k++ {
 								v, _ := pat.At(b, h, q, k)
 								if k > q && v != 0 {
