@@ -62,10 +62,114 @@ func ParseConfig(data []byte) (*transformer.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hf config (model_type %s): %w", modelType, err)
 	}
+	if err := parseSinkscope(f, cfg); err != nil {
+		return nil, fmt.Errorf("hf config (model_type %s): %w", modelType, err)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("hf config (model_type %s): %w", modelType, err)
 	}
 	return cfg, nil
+}
+
+// SinkscopeConfigKey is the config.json object that holds sinkscope's own architecture options,
+// those no transformers model has (the arms of the sink-removal comparison). Save writes it only
+// when one of them is set, so that every other config.json is exactly what save_pretrained
+// writes; ParseConfig reads it for every model_type and refuses keys it does not know:
+//
+//	"sinkscope": {
+//	  "attention": "sigmoid",             Config.Attention (absent: softmax)
+//	  "sigmoid_bias_log_n": true,         Config.SigmoidBiasLogN (sigmoid only)
+//	  "head_norm": {                      Config.HeadNorm (absent: disabled)
+//	    "shared_gamma": false,            HeadNormConfig.SharedGamma
+//	    "eps": 1e-06,                     HeadNormConfig.Eps (resolved: 1e-6 when unset)
+//	    "init_gamma": 1.0,                HeadNormConfig.InitGamma (resolved: 1 when unset), or
+//	    "init_first_token": true          HeadNormConfig.InitFirstToken (then no init_gamma)
+//	  },
+//	  "gated_attention": true,            Config.GatedAttention
+//	  "sink_kv": true                     Config.SinkKV
+//	}
+//
+// Their parameters are stored next to the attention's own (see addSinkscope). transformers keeps
+// the unknown object as an attribute and ignores it: such a checkpoint is a sinkscope model that
+// transformers cannot run (it would warn about the unused tensors, and a sigmoid model has none).
+const SinkscopeConfigKey = "sinkscope"
+
+// sinkscopeJSON is the SinkscopeConfigKey object.
+type sinkscopeJSON struct {
+	Attention       string        `json:"attention,omitempty"`
+	SigmoidBiasLogN bool          `json:"sigmoid_bias_log_n,omitempty"`
+	HeadNorm        *headNormJSON `json:"head_norm,omitempty"`
+	GatedAttention  bool          `json:"gated_attention,omitempty"`
+	SinkKV          bool          `json:"sink_kv,omitempty"`
+}
+
+type headNormJSON struct {
+	SharedGamma    bool         `json:"shared_gamma"`
+	Eps            savePyFloat  `json:"eps"`
+	InitGamma      *savePyFloat `json:"init_gamma,omitempty"`
+	InitFirstToken bool         `json:"init_first_token,omitempty"`
+}
+
+// sinkscopeOptions returns cfg's SinkscopeConfigKey object, nil when none of its options is set.
+func sinkscopeOptions(cfg *transformer.Config) *sinkscopeJSON {
+	var o sinkscopeJSON
+	set := false
+	if cfg.Attention == transformer.SigmoidAttention {
+		o.Attention, o.SigmoidBiasLogN, set = string(cfg.Attention), cfg.SigmoidBiasLogN, true
+	}
+	if h := cfg.HeadNorm; h.Enabled {
+		o.HeadNorm = &headNormJSON{SharedGamma: h.SharedGamma, Eps: savePyFloat(h.Epsilon()), InitFirstToken: h.InitFirstToken}
+		if !h.InitFirstToken {
+			gamma := savePyFloat(h.InitGamma)
+			if gamma == 0 {
+				gamma = 1
+			}
+			o.HeadNorm.InitGamma = &gamma
+		}
+		set = true
+	}
+	if cfg.GatedAttention {
+		o.GatedAttention, set = true, true
+	}
+	if cfg.SinkKV {
+		o.SinkKV, set = true, true
+	}
+	if !set {
+		return nil
+	}
+	return &o
+}
+
+// parseSinkscope reads the SinkscopeConfigKey object, if any, into cfg.
+func parseSinkscope(f fields, cfg *transformer.Config) error {
+	if !f.has(SinkscopeConfigKey) {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(f[SinkscopeConfigKey])))
+	dec.DisallowUnknownFields()
+	var o sinkscopeJSON
+	if err := dec.Decode(&o); err != nil {
+		return fmt.Errorf("field %q: %v", SinkscopeConfigKey, err)
+	}
+	switch transformer.AttentionKind(o.Attention) {
+	case "", transformer.SoftmaxAttention:
+		cfg.Attention = transformer.SoftmaxAttention
+		if o.SigmoidBiasLogN {
+			return fmt.Errorf("field %q: sigmoid_bias_log_n is set but attention is not %q", SinkscopeConfigKey, transformer.SigmoidAttention)
+		}
+	case transformer.SigmoidAttention:
+		cfg.Attention, cfg.SigmoidBiasLogN = transformer.SigmoidAttention, o.SigmoidBiasLogN
+	default:
+		return fmt.Errorf("field %q: attention %q is not %q or %q", SinkscopeConfigKey, o.Attention, transformer.SoftmaxAttention, transformer.SigmoidAttention)
+	}
+	if h := o.HeadNorm; h != nil {
+		cfg.HeadNorm = transformer.HeadNormConfig{Enabled: true, SharedGamma: h.SharedGamma, Eps: float64(h.Eps), InitFirstToken: h.InitFirstToken}
+		if h.InitGamma != nil {
+			cfg.HeadNorm.InitGamma = float64(*h.InitGamma)
+		}
+	}
+	cfg.GatedAttention, cfg.SinkKV = o.GatedAttention, o.SinkKV
+	return nil
 }
 
 // familyDefaults are the HF configuration-class defaults that differ between the Llama-layout

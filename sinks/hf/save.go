@@ -48,11 +48,13 @@ type SaveOptions struct {
 // embeddings are tied.
 //
 // weights must hold exactly the parameters of cfg.ParamShapes with those shapes, as Float32 or
-// BFloat16 tensors; anything missing, extra or misshaped is an error naming it. Configurations
-// that config.json cannot express are refused before anything is written: sinkscope-only
-// features (HeadNorm, GatedAttention, SigmoidAttention) and combinations the family's
-// configuration class has no switch for (q/k norms outside qwen3, a sliding window on llama, a
-// custom attention scale, ...). The written config.json is checked to read back as cfg.
+// BFloat16 tensors; anything missing, extra or misshaped is an error naming it. sinkscope's own
+// attention options (HeadNorm, GatedAttention, SigmoidAttention, SinkKV) go to the "sinkscope"
+// object of config.json and their tensors next to the attention's (see SinkscopeConfigKey):
+// sinkscope loads such a checkpoint back exactly, transformers cannot run it. Configurations
+// that config.json cannot express are refused before anything is written: combinations the
+// family's configuration class has no switch for (q/k norms outside qwen3, a sliding window on
+// llama, a custom attention scale, ...). The written config.json is checked to read back as cfg.
 //
 // Saving is atomic as far as loading is concerned. A new dir is assembled in a temporary
 // directory beside it and renamed into place. When dir already exists, the files are staged
@@ -419,15 +421,6 @@ func saveConfigJSON(cfg *transformer.Config, dtype safetensors.DType) ([]byte, e
 	// What config.json cannot express, with the reason.
 	var problems []string
 	no := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	if cfg.HeadNorm.Enabled {
-		no("HeadNorm has no transformers equivalent")
-	}
-	if cfg.GatedAttention {
-		no("GatedAttention has no transformers equivalent")
-	}
-	if cfg.Attention == transformer.SigmoidAttention {
-		no("SigmoidAttention has no transformers equivalent")
-	}
 	if cfg.AttnScale != 0 && cfg.AttnScale != 1/math.Sqrt(float64(cfg.HeadDim())) {
 		switch {
 		case cfg.Family == transformer.GPT2 && cfg.AttnScale == 1: // scale_attn_weights=false
@@ -491,6 +484,9 @@ func saveConfigJSON(cfg *transformer.Config, dtype safetensors.DType) ([]byte, e
 		"tie_word_embeddings": cfg.TiedEmbeddings,
 		"initializer_range":   savePyFloat(0.02),
 		"use_cache":           true,
+	}
+	if o := sinkscopeOptions(cfg); o != nil {
+		m[SinkscopeConfigKey] = o
 	}
 	if cfg.Family == transformer.GPT2 {
 		m["n_embd"] = cfg.DModel
@@ -596,6 +592,11 @@ func saveNormal(c transformer.Config) transformer.Config {
 	}
 	if !c.HeadNorm.Enabled {
 		c.HeadNorm = transformer.HeadNormConfig{}
+	} else {
+		c.HeadNorm.Eps = c.HeadNorm.Epsilon()
+		if !c.HeadNorm.InitFirstToken && c.HeadNorm.InitGamma == 0 {
+			c.HeadNorm.InitGamma = 1
+		}
 	}
 	if c.Position != transformer.RoPE {
 		c.RopeTheta, c.RopeScaling = 0, nil

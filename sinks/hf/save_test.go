@@ -95,14 +95,14 @@ func saveCases() []struct {
 	return out
 }
 
-// saveWeights draws random weights and makes every norm scale and bias distinct as well, so that
-// any mix-up of tensors shows.
+// saveWeights draws random weights and makes every norm scale, bias and sink vector distinct as
+// well, so that any mix-up of tensors shows.
 func saveWeights(t *testing.T, cfg *transformer.Config, seed uint64) map[string]*tensors.Tensor {
 	t.Helper()
 	w := transformer.RandomWeights(cfg, transformer.RandomInit{Seed: seed})
 	rng := rand.New(rand.NewPCG(seed, 99))
 	for _, name := range cfg.ParamNames() {
-		if strings.HasSuffix(name, "/scale") || strings.HasSuffix(name, "/bias") {
+		if strings.HasSuffix(name, "/scale") || strings.HasSuffix(name, "/bias") || strings.Contains(name, "/sink/") {
 			if err := tensors.MutableFlatData(w[name], func(flat []float32) {
 				for i := range flat {
 					flat[i] += float32(rng.NormFloat64() * 0.1)
@@ -201,8 +201,11 @@ func saveSameConfig(t *testing.T, want, got *transformer.Config) {
 		{"Scale", want.Scale(), got.Scale()},
 		{"BOSTokenID", want.BOSTokenID, got.BOSTokenID},
 		{"EOSTokenID", want.EOSTokenID, got.EOSTokenID},
-		{"HeadNorm", want.HeadNorm.Enabled, got.HeadNorm.Enabled},
+		{"Attention", saveAttention(want), saveAttention(got)},
+		{"SigmoidBiasLogN", want.SigmoidBiasLogN && want.Attention == transformer.SigmoidAttention, got.SigmoidBiasLogN && got.Attention == transformer.SigmoidAttention},
+		{"HeadNorm", saveHeadNorm(want.HeadNorm), saveHeadNorm(got.HeadNorm)},
 		{"GatedAttention", want.GatedAttention, got.GatedAttention},
+		{"SinkKV", want.SinkKV, got.SinkKV},
 	}
 	if want.Position == transformer.RoPE {
 		fields = append(fields, field{"RopeTheta", want.RopeTheta, got.RopeTheta}, field{"RopeScaling", want.RopeScaling, got.RopeScaling})
@@ -212,6 +215,25 @@ func saveSameConfig(t *testing.T, want, got *transformer.Config) {
 			t.Errorf("config %s: saved %v, read back %v", f.name, f.want, f.got)
 		}
 	}
+}
+
+func saveAttention(c *transformer.Config) transformer.AttentionKind {
+	if c.Attention == "" {
+		return transformer.SoftmaxAttention
+	}
+	return c.Attention
+}
+
+// saveHeadNorm resolves a HeadNormConfig's defaults (eps 1e-6, γ 1).
+func saveHeadNorm(h transformer.HeadNormConfig) transformer.HeadNormConfig {
+	if !h.Enabled {
+		return transformer.HeadNormConfig{}
+	}
+	h.Eps = h.Epsilon()
+	if h.InitGamma == 0 && !h.InitFirstToken {
+		h.InitGamma = 1
+	}
+	return h
 }
 
 func saveReadJSON(t *testing.T, path string) map[string]any {
@@ -585,21 +607,11 @@ func TestSaveUnexportable(t *testing.T) {
 		cfg  func() *transformer.Config
 		want string
 	}{
-		{"HeadNorm", func() *transformer.Config {
-			c := saveLlama(transformer.Llama)
-			c.HeadNorm = transformer.HeadNormConfig{Enabled: true}
-			return c
-		}, "cannot export: HeadNorm has no transformers equivalent"},
-		{"GatedAttention", func() *transformer.Config {
-			c := saveLlama(transformer.Qwen3)
-			c.QKNorm, c.GatedAttention = true, true
-			return c
-		}, "cannot export: GatedAttention has no transformers equivalent"},
-		{"SigmoidAttention", func() *transformer.Config {
+		{"SinkKV with sigmoid attention", func() *transformer.Config {
 			c := saveGPT2()
-			c.Attention, c.SigmoidBiasLogN = transformer.SigmoidAttention, true
+			c.Attention, c.SinkKV = transformer.SigmoidAttention, true
 			return c
-		}, "cannot export: SigmoidAttention has no transformers equivalent"},
+		}, "SinkKV needs softmax attention"},
 		{"QKNorm on llama", func() *transformer.Config {
 			c := saveLlama(transformer.Llama)
 			c.QKNorm = true

@@ -91,6 +91,7 @@ func layoutFor(cfg *transformer.Config) (*layout, error) {
 				add(p+"self_attn.q_norm.weight", []int{dh}, direct, b+"attn/q_norm/scale")
 				add(p+"self_attn.k_norm.weight", []int{dh}, direct, b+"attn/k_norm/scale")
 			}
+			addSinkscope(add, p+"self_attn.", b, cfg)
 			add(p+"self_attn.o_proj.weight", []int{D, H * dh}, direct, b+"attn/o/weights")
 			if cfg.OutBias {
 				add(p+"self_attn.o_proj.bias", []int{D}, direct, b+"attn/o/bias")
@@ -135,6 +136,7 @@ func layoutFor(cfg *transformer.Config) (*layout, error) {
 			add(p+"ln_1.bias", []int{D}, direct, b+"ln1/bias")
 			add(p+"attn.c_attn.weight", []int{D, 3 * E}, splitQKV, b+"attn/q/weights", b+"attn/k/weights", b+"attn/v/weights")
 			add(p+"attn.c_attn.bias", []int{3 * E}, splitBias, b+"attn/q/bias", b+"attn/k/bias", b+"attn/v/bias")
+			addSinkscope(add, p+"attn.", b, cfg)
 			add(p+"attn.c_proj.weight", []int{E, D}, transpose, b+"attn/o/weights")
 			add(p+"attn.c_proj.bias", []int{D}, direct, b+"attn/o/bias")
 			add(p+"ln_2.weight", []int{D}, direct, b+"ln2/scale")
@@ -174,10 +176,37 @@ func layoutFor(cfg *transformer.Config) (*layout, error) {
 	}
 	if len(extra) > 0 {
 		sort.Strings(extra)
-		return nil, fmt.Errorf("hf: parameters %s have no counterpart in %s checkpoints (HeadNorm/GatedAttention are not HF parameters); refusing to make them up",
+		return nil, fmt.Errorf("hf: parameters %s have no counterpart in %s checkpoints; refusing to make them up",
 			strings.Join(extra, ", "), cfg.Family)
 	}
 	return lay, nil
+}
+
+// addSinkscope adds the tensors of sinkscope's own attention options (see SinkscopeConfigKey) of one
+// layer, under the attention module's prefix attn ("layers.0.self_attn." or "h.0.attn."), with
+// the canonical prefix b ("blocks/0/"). They are stored in the canonical layout (nn.Linear
+// [out, in] for the gate, also in GPT-2 checkpoints).
+//
+//	<attn>head_norm.weight   [H, dh] or [dh]   HeadNorm γ
+//	<attn>gate_proj.weight   [H·dh, D]         GatedAttention
+//	<attn>sink_key           [KV, dh]          SinkKV
+//	<attn>sink_value         [KV, dh]          SinkKV
+func addSinkscope(add func(key string, shape []int, kind xform, targets ...string), attn, b string, cfg *transformer.Config) {
+	H, KV, dh := cfg.NHeads, cfg.KVHeads(), cfg.HeadDim()
+	if cfg.HeadNorm.Enabled {
+		shape := []int{H, dh}
+		if cfg.HeadNorm.SharedGamma {
+			shape = []int{dh}
+		}
+		add(attn+"head_norm.weight", shape, direct, b+"attn/head_norm/scale")
+	}
+	if cfg.GatedAttention {
+		add(attn+"gate_proj.weight", []int{H * dh, cfg.DModel}, direct, b+"attn/gate/weights")
+	}
+	if cfg.SinkKV {
+		add(attn+"sink_key", []int{KV, dh}, direct, b+"attn/sink/key")
+		add(attn+"sink_value", []int{KV, dh}, direct, b+"attn/sink/value")
+	}
 }
 
 // targetShape is the canonical shape of each target.
