@@ -131,6 +131,26 @@ func (l *Loaded) Describe() string {
 		s += fmt.Sprintf(" (%d kv heads)", c.KVHeads())
 	}
 	s += fmt.Sprintf(", d_head %d, MLP %d, vocab %d, %.1fM parameters", c.HeadDim(), c.DMLP, c.VocabSize, float64(c.NumParams())/1e6)
+	if c.Attention == transformer.SigmoidAttention {
+		if c.SigmoidBiasLogN {
+			s += ", sigmoid attention (−log n bias)"
+		} else {
+			s += ", sigmoid attention (no bias)"
+		}
+	}
+	if c.HeadNorm.Enabled {
+		if c.HeadNorm.SharedGamma {
+			s += ", HeadNorm (shared γ)"
+		} else {
+			s += ", HeadNorm (per-head γ)"
+		}
+	}
+	if c.GatedAttention {
+		s += ", gated attention"
+	}
+	if c.SinkKV {
+		s += ", learnable key/value sink"
+	}
 	if v := l.Model.Store.GetVariable("/embed/weights"); v != nil && v.DType() == dtypes.BFloat16 {
 		s += " (bfloat16 weights)"
 	}

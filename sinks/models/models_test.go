@@ -1,11 +1,14 @@
 package models
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sinkscope/sinkscope/sinks/backend"
+	"github.com/sinkscope/sinkscope/sinks/hf"
 	"github.com/sinkscope/sinkscope/sinks/train"
+	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
 func TestOpenSources(t *testing.T) {
@@ -97,5 +100,61 @@ func TestEnsureTrained(t *testing.T) {
 	}
 	if _, err := EnsureTrained(nil, "planted", nil); err == nil || !strings.Contains(err.Error(), "not a trained:<preset>[@seed] source") {
 		t.Errorf("planted: %v", err)
+	}
+}
+
+// A checkpoint of a sink-removal arm (its options in config.json's "sinkscope" object, its
+// parameters in model.safetensors) opens as that arm, says so, and computes what was saved.
+func TestOpenArmCheckpoint(t *testing.T) {
+	be, err := backend.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := transformer.LookupPreset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		edit func(c *transformer.Config)
+		want string
+	}{
+		{func(c *transformer.Config) {
+			c.HeadNorm = transformer.HeadNormConfig{Enabled: true, SharedGamma: true, InitFirstToken: true}
+		}, "HeadNorm (shared γ)"},
+		{func(c *transformer.Config) { c.Attention, c.SigmoidBiasLogN = transformer.SigmoidAttention, true }, "sigmoid attention (−log n bias)"},
+		{func(c *transformer.Config) { c.SinkKV, c.GatedAttention = true, true }, "gated attention, learnable key/value sink"},
+	} {
+		cfg := p.Config
+		c.edit(&cfg)
+		w := transformer.RandomWeights(&cfg, p.Init)
+		want, err := transformer.New(be, &cfg, transformer.RandomWeights(&cfg, p.Init))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "arm")
+		if err := hf.Save(dir, &cfg, w, nil); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Open(be, dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(l.Describe(), c.want) {
+			t.Errorf("Describe() = %q, want it to name %q", l.Describe(), c.want)
+		}
+		toks := [][]int{{1, 2, 3, 4, 5}}
+		a, err := want.Run(toks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := l.Model.Run(toks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range a.Logits.Data {
+			if a.Logits.Data[i] != b.Logits.Data[i] {
+				t.Fatalf("%s: logit %d is %g saved, %g opened", c.want, i, a.Logits.Data[i], b.Logits.Data[i])
+			}
+		}
 	}
 }

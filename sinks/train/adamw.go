@@ -3,6 +3,7 @@ package train
 import (
 	"math"
 	"path"
+	"strings"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -25,7 +26,8 @@ const (
 
 // AdamW is the optimizer of the paper's recipe, as torch.optim.AdamW with nanoGPT's parameter groups
 // computes it: Adam moments with bias correction, ε outside the square root, decoupled weight decay
-// on matrices only (rank ≥ 2: no decay on norm scales, biases or HeadNorm γ), the gradient's global
+// on the projection and embedding matrices only (see Decays: no decay on norm scales, biases,
+// HeadNorm γ or the learnable sink), the gradient's global
 // L2 norm clipped before the moments (torch.nn.utils.clip_grad_norm_), and a linear warm-up then
 // cosine decay to a floor, computed in the graph from the optimizer's own step counter.
 //
@@ -42,7 +44,7 @@ type AdamW struct {
 	Beta1     float64
 	Beta2     float64
 	Eps       float64
-	// WeightDecay is decoupled (θ ← θ − lr·wd·θ) and applies to rank ≥ 2 parameters only.
+	// WeightDecay is decoupled (θ ← θ − lr·wd·θ) and applies only to the parameters Decays names.
 	WeightDecay float64
 	// ClipNorm bounds the global L2 norm of the gradient (0: no clipping).
 	ClipNorm float64
@@ -76,6 +78,18 @@ func (o *AdamW) lrGraph(s *Node) *Node {
 	progress := Div(Sub(Min(s, c(float64(o.Steps))), c(float64(o.Warmup))), c(float64(o.Steps-o.Warmup)))
 	cosine := Add(c(floor), Mul(c(0.5*(o.LR-floor)), Add(c(1), Cos(Mul(c(math.Pi), progress)))))
 	return Where(LessThan(s, c(float64(o.Warmup))), warm, cosine)
+}
+
+// Decays reports whether AdamW applies weight decay to a parameter, by its canonical name
+// (transformer.Config.ParamShapes; a leading "/" of a store path is ignored). Only the matrices of
+// the projections and embeddings decay — the "…/weights" parameters: attn q/k/v/o/gate, mlp
+// gate/up/down, embed, pos_embed, unembed. Norm scales ("…/scale", HeadNorm γ included, although
+// per-head γ [H, dh] has rank 2), biases ("…/bias") and the learnable sink key and value
+// ("…/attn/sink/key", "…/attn/sink/value", [KV, dh]) do not, as nanoGPT's parameter groups and the
+// paper ("γ gets no weight decay") have it. The rule is by name, not by rank, so that a gain or
+// offset stored as a matrix is never shrunk towards zero.
+func Decays(name string) bool {
+	return strings.HasSuffix(name, "/weights")
 }
 
 // UpdateGraph implements optimizer.Interface.
@@ -158,7 +172,7 @@ func (o *AdamW) UpdateGraphWithGradients(scope *model.Scope, grads []*Node, loss
 			value = ConvertDType(value, dt)
 		}
 		// torch: p ← p·(1 − lr·wd); p ← p − (lr/bc1)·m / (√v/√bc2 + ε)
-		if o.WeightDecay > 0 && v.Shape().Rank() >= 2 {
+		if o.WeightDecay > 0 && Decays(v.Path()) {
 			value = Mul(value, OneMinus(Mul(lr, Scalar(g, dt, o.WeightDecay))))
 		}
 		update := Div(Mul(Div(lr, bc1), m), Add(Div(Sqrt(v2), Sqrt(bc2)), eps))

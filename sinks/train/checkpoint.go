@@ -215,12 +215,39 @@ func loadCheckpoint(ck Checkpoint, cfg *transformer.Config) (*model.Store, State
 	return store, st, nil
 }
 
-// configKey is a canonical text of the parts of a config that a checkpoint must share with its run.
+// configKey is a canonical text of the parts of a config that a checkpoint must share with its run:
+// the sizes and, resolved to their defaults, the architecture arm (attention kind and its bias,
+// HeadNorm with its γ sharing, eps and initialisation, gating, the learnable sink), so that a run
+// never resumes, or starts from InitFrom weights, with another arm.
 func configKey(c *transformer.Config) string {
+	type headNorm struct {
+		Shared         bool
+		Eps, InitGamma float64
+		InitFirstToken bool
+	}
+	attention, sigmoidBias := c.Attention, false
+	if attention == "" {
+		attention = transformer.SoftmaxAttention
+	}
+	if attention == transformer.SigmoidAttention {
+		sigmoidBias = c.SigmoidBiasLogN
+	}
+	var hn *headNorm
+	if h := c.HeadNorm; h.Enabled {
+		hn = &headNorm{Shared: h.SharedGamma, Eps: h.Epsilon(), InitGamma: h.InitGamma, InitFirstToken: h.InitFirstToken}
+		if !h.InitFirstToken && h.InitGamma == 0 {
+			hn.InitGamma = 1
+		}
+	}
 	b, _ := json.Marshal(struct {
 		Family, MLP, Norm, Position   string
 		L, D, H, KV, DH, F, V, MaxLen int
-	}{string(c.Family), string(c.MLP), string(c.Norm), string(c.Position), c.NLayers, c.DModel, c.NHeads, c.KVHeads(), c.HeadDim(), c.DMLP, c.VocabSize, c.MaxSeqLen})
+		Attention                     string
+		SigmoidBiasLogN               bool
+		HeadNorm                      *headNorm
+		Gated, SinkKV                 bool
+	}{string(c.Family), string(c.MLP), string(c.Norm), string(c.Position), c.NLayers, c.DModel, c.NHeads, c.KVHeads(), c.HeadDim(), c.DMLP, c.VocabSize, c.MaxSeqLen,
+		string(attention), sigmoidBias, hn, c.GatedAttention, c.SinkKV})
 	return string(b)
 }
 
