@@ -5,6 +5,7 @@
 //	sinkscope hooks --model SOURCE      the model's hook points and their shapes
 //	sinkscope bench [--model SOURCE]    forward-pass throughput with every hook point captured
 //	sinkscope train --preset bb         train a recipe into runs/<preset>-seed<seed>/ (resumes)
+//	sinkscope compare --preset P        every sink-removing arm × seeds: results/<preset>/ (resumes)
 //
 // SOURCE is random:<preset>[@seed], planted[@seed], a local HF model directory, or an org/name hub repo id (see
 // package sinks/models). Every command prints the backend it runs on ($GOMLX_BACKEND, default "go").
@@ -26,6 +27,7 @@ const usage = `usage: sinkscope <command> [flags]
 commands:
   reproduce  every finding of the paper on one model: figures (SVG + HTML), results.json, report.md
   train      train a preset recipe (e.g. bb: a 2-layer model that grows a BOS sink) into runs/, resumably
+  compare    pre-train a preset under every sink-removing arm (HeadNorm, sigmoid, gated, KV sink) × seeds
   sinks      per-layer attention to token 0 and token-0 norm ratio (paper Fig. 3)
   hooks      list a model's hook points with their shapes
   bench      forward-pass tokens/s with every hook point captured
@@ -57,6 +59,8 @@ func run(args []string, stderr io.Writer) int {
 		err = cmdReproduce(args[1:])
 	case "train":
 		err = cmdTrain(args[1:])
+	case "compare":
+		err = cmdCompare(args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sinkscope/sinkscope/datasets/batch"
 	"github.com/sinkscope/sinkscope/internal/atomicfile"
+	"github.com/sinkscope/sinkscope/internal/jsonsafe"
 	"github.com/sinkscope/sinkscope/plots"
 	"github.com/sinkscope/sinkscope/sinks/interventions"
 	"github.com/sinkscope/sinkscope/sinks/metrics"
@@ -202,7 +203,7 @@ func writeIDs(dir string, s *Setting, r *Results) error {
 
 // writeResults writes results.json and report.md.
 func writeResults(dir string, r *Results) error {
-	raw, err := encodeNaNSafe(r)
+	raw, err := jsonsafe.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encoding results.json: %w", err)
 	}

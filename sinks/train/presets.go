@@ -41,6 +41,55 @@ var presets = map[string]Preset{
 			return textRecipe(seed, data, 4, 4, 128, 512, 16, 600, 50, 3e-3), data, nil
 		},
 	},
+	"bb-compare": {
+		Name: "bb-compare",
+		Doc: "the bb recipe cut to 400 steps (50 warm-up), validation over 8 batches every 40 steps, sink statistics every 20: " +
+			"the CPU preset of `sinkscope compare` (the baseline grows its BOS sink by step ~150; about a minute a run on 2 cores)",
+		Recipe: func(seed uint64) (Options, stream.Stream, error) {
+			o, data, err := bbRecipe(seed, 128, 512, 32, 400, 50, 4e-3)
+			o.EvalEvery, o.EvalBatches, o.SinkEvery, o.SaveEvery, o.Keep = 40, 8, 20, 400, 1
+			return o, data, err
+		},
+	},
+	"brown-bytes-gpu": {
+		Name: "brown-bytes-gpu",
+		Doc: "the Brown corpus as bytes (BOS + document starts, 256 positions), 6 layers × 6 heads, d 384, SwiGLU 1536, " +
+			"batch 32, AdamW lr 2e-3, 100 warm-up steps, 1000 steps, bf16 matrix products: the GPU preset of `sinkscope compare` (minutes a run on one H200)",
+		Recipe: func(seed uint64) (Options, stream.Stream, error) {
+			data, err := textstream.Open("brown", "bytes", textstream.Config{SeqLen: 256, Mode: textstream.DocStart, Seed: seed})
+			if err != nil {
+				return Options{}, nil, err
+			}
+			o := textRecipe(seed, data, 6, 6, 384, 1536, 32, 1000, 100, 2e-3)
+			o.BF16, o.EvalEvery, o.EvalBatches, o.SinkEvery, o.SaveEvery, o.Keep = true, 100, 8, 50, 1000, 1
+			return o, data, nil
+		},
+	},
+	"paper-152m": {
+		Name: "paper-152m",
+		Doc: "the paper's pre-training recipe shape: 12 layers × 12 heads, d 768, SwiGLU 3072, tied embeddings, RoPE, " +
+			"random 1024-token windows without BOS of the Go source corpus (GPT-2 tokens; the largest offline corpus), " +
+			"batch 60 in 5 micro-batches, AdamW (0.9, 0.95) wd 0.1, peak lr 1e-3, 2000 warm-up steps, cosine to 1e-4 at 40k steps, " +
+			"clip 1, bf16 matrix products: for GPU budgets far beyond a CPU",
+		Recipe: func(seed uint64) (Options, stream.Stream, error) {
+			data, err := textstream.Open("gosrc", "gpt2", textstream.Config{SeqLen: 1024, Mode: textstream.Anywhere, Seed: seed})
+			if err != nil {
+				return Options{}, nil, err
+			}
+			const layers = 12
+			cfg := transformer.Config{Family: transformer.Llama, VocabSize: data.Vocab(), DModel: 768, NLayers: layers, NHeads: 12,
+				DMLP: 3072, MaxSeqLen: 1024, Norm: transformer.RMSNorm, NormEps: 1e-6, Position: transformer.RoPE, RopeTheta: 10000,
+				MLP: transformer.SwiGLU, Activation: "silu", TiedEmbeddings: true, BOSTokenID: -1, EOSTokenID: -1}
+			return Options{
+				Model: cfg,
+				Init:  transformer.RandomInit{Seed: seed, Std: 0.02, ResidualStd: 0.02 / math.Sqrt(2*layers)},
+				Opt: AdamW{LR: 1e-3, MinLRFrac: 0.1, Warmup: 2000, Steps: 40000, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8,
+					WeightDecay: 0.1, ClipNorm: 1},
+				Batch: 60, Accum: 5, BF16: true,
+				EvalEvery: 1000, EvalBatches: 8, SinkEvery: 500, SaveEvery: 1000, Keep: 2,
+			}, data, nil
+		},
+	},
 	"bb-tiny": {
 		Name: "bb-tiny",
 		Doc:  "the bb recipe on a tiny model (d 32, MLP 64, batch 8, 30 steps), for tests",

@@ -1,4 +1,6 @@
-package findings
+// Package jsonsafe encodes results as JSON with NaN and ±Inf (undefined metrics) written as null,
+// which encoding/json refuses.
+package jsonsafe
 
 import (
 	"encoding/json"
@@ -7,9 +9,9 @@ import (
 	"strings"
 )
 
-// encodeNaNSafe encodes v as JSON like encoding/json, except that NaN and ±Inf floats, which JSON
+// Marshal encodes v as JSON like encoding/json, except that NaN and ±Inf floats, which JSON
 // cannot represent, become null (a metric that is undefined for a model stays visible as null).
-func encodeNaNSafe(v any) ([]byte, error) {
+func Marshal(v any) ([]byte, error) {
 	return json.Marshal(toJSONValue(reflect.ValueOf(v)))
 }
 
