@@ -155,12 +155,24 @@ func Summarize(be compute.Backend, p Plan) (*Summary, error) {
 	return s, nil
 }
 
-// target is the plan's target loss, or else the baseline's mean final smoothed loss, or else (no
+// presetTargets are the target losses of presets whose final loss sits on a floor, where the
+// baseline's final loss would be crossed at a step decided by noise.
+var presetTargets = map[string]struct {
+	loss float64
+	why  string
+}{
+	"bb-compare": {1.02, "the bb-compare preset's target: 1.5% above the Bigram-Backcopy process's entropy floor (≈1.005 nats), crossed while the loss still falls; every arm ends on the floor, so the final loss itself cannot separate them"},
+}
+
+// target is the plan's target loss, or else the preset's (presetTargets), or else the baseline's mean final smoothed loss, or else (no
 // baseline) the worst arm's mean final smoothed loss: a level every arm that trains at least as
 // well as that arm reaches.
 func (s *Summary) target() (float64, string) {
 	if s.Plan.Target > 0 {
 		return s.Plan.Target, "given (--target)"
+	}
+	if t, ok := presetTargets[s.Plan.Preset]; ok && t.loss > 0 {
+		return t.loss, t.why
 	}
 	if runs := s.runsOf(Baseline); len(runs) > 0 {
 		return mean(field(runs, func(r *RunSummary) float64 { return r.FinalLoss })),
