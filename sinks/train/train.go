@@ -225,6 +225,7 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 	tokens := start.Tokens
 	began := time.Now()
 	micro := opts.Batch / opts.Accum
+	var eval *model.Exec // the validation loss, compiled at the first evaluation
 	for step := start.Step; step < end; step++ {
 		if err := ctx.Err(); err != nil {
 			return sum, fmt.Errorf("train: stopped before step %d: %w (resume from %s)", step+1, err, orNone(sum.Checkpoint))
@@ -260,13 +261,18 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 			Seconds: start.Seconds + time.Since(began).Seconds(), Resumed: done == start.Step+1 && start.Step > 0}
 		last := done == end
 		if (opts.EvalEvery > 0 && done%opts.EvalEvery == 0) || done == opt.Steps {
-			if rec.ValLoss, err = evalLoss(be, store, &cfg, opts.matmulDType(), data, opts.EvalBatches, opts.Batch); err != nil {
+			if eval == nil {
+				if eval, err = newEvalExec(be, store, &cfg, opts.matmulDType()); err != nil {
+					return sum, err
+				}
+				defer eval.Finalize()
+			}
+			if rec.ValLoss, err = evalLoss(eval, data, opts.EvalBatches, opts.Batch); err != nil {
 				return sum, err
 			}
 			sum.ValLoss = rec.ValLoss
 		}
 		if (opts.SinkEvery > 0 && done%opts.SinkEvery == 0) || done == opt.Steps {
-			m.DropCompiled()
 			if rec.Sink, err = SinkStats(m, data, opts.Batch); err != nil {
 				return sum, err
 			}
@@ -351,22 +357,19 @@ func readScalar(store *model.Store, path string) float64 {
 	return scalar(t)
 }
 
-// newEvalExec compiles the validation loss: mean token cross-entropy of a batch.
+// newEvalExec compiles the validation loss: mean token cross-entropy of a batch. The weights are
+// graph parameters (the graph is marked as training, or a backend that prefers constants would bake
+// in the values of the step it was compiled at), so one compiled graph serves every evaluation.
 func newEvalExec(be compute.Backend, store *model.Store, cfg *transformer.Config, matmul dtypes.DType) (*model.Exec, error) {
 	return model.NewExec(be, store, func(scope *model.Scope, tokens, labels *Node) *Node {
+		scope.Store().SetTraining(tokens.Graph(), true)
 		logits := transformer.ForwardMixed(scope.Store(), cfg, tokens, matmul)
 		return ReduceAllMean(loss.SparseCategoricalCrossEntropyLogits([]*Node{labels}, []*Node{logits}))
 	})
 }
 
-// evalLoss is the mean validation loss over n batches of `batch` windows, compiled afresh: a
-// backend may fold the variables into a compiled graph, and they change between evaluations.
-func evalLoss(be compute.Backend, store *model.Store, cfg *transformer.Config, matmul dtypes.DType, data stream.Stream, n, batch int) (float64, error) {
-	e, err := newEvalExec(be, store, cfg, matmul)
-	if err != nil {
-		return 0, err
-	}
-	defer e.Finalize()
+// evalLoss is the mean validation loss of e over n batches of `batch` windows.
+func evalLoss(e *model.Exec, data stream.Stream, n, batch int) (float64, error) {
 	n = max(n, 1)
 	total := 0.0
 	for i := 0; i < n; i++ {

@@ -117,6 +117,18 @@ func TestTrainLearnsAndLogs(t *testing.T) {
 	if recs[9].ValLoss == 0 || recs[9].Sink == nil || len(recs[9].Sink.AttnToFirst) != opts.Model.NLayers || recs[8].Sink != nil {
 		t.Errorf("evaluation and sink statistics every 10 steps: %+v / %+v", recs[8], recs[9])
 	}
+	// One compiled validation graph serves every evaluation and reads the current weights: the
+	// validation loss keeps falling (a graph that held the weights of its first evaluation would
+	// repeat that value).
+	var vals []float64
+	for _, r := range recs {
+		if r.ValLoss != 0 {
+			vals = append(vals, r.ValLoss)
+		}
+	}
+	if len(vals) < 3 || !(vals[len(vals)-1] < vals[0]-0.1) {
+		t.Errorf("validation losses %v: want them to fall over the run", vals)
+	}
 	first, last := recs[0].Loss, s.ValLoss
 	if !(last < first-0.2) {
 		t.Errorf("the loss did not fall: first step %.4f, final validation %.4f", first, last)
