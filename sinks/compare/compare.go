@@ -150,6 +150,9 @@ func Run(ctx context.Context, be compute.Backend, p Plan, progress func(Progress
 		if err != nil {
 			return nil, err
 		}
+		if f, err := finalOf(nil, p, r, data); err == nil && f != nil {
+			continue // finished and analysed (its weights may even be gone, as in committed results)
+		}
 		var report func(train.Progress)
 		if progress != nil {
 			report = func(tp train.Progress) { progress(Progress{Run: r, Index: i, Of: len(runs), Progress: tp}) }

@@ -39,7 +39,7 @@ func TestCompareTiny(t *testing.T) {
 	if len(s.Runs) != 4 || len(s.Missing) != 0 || len(s.Arms) != 2 {
 		t.Fatalf("%d runs, %d missing, %d arms; want 4, 0, 2", len(s.Runs), len(s.Missing), len(s.Arms))
 	}
-	for _, f := range []string{"plan.json", "summary.json", "summary.md", "compare_loss.html", "compare_val_loss.html", "compare_sink.html", "compare_attention_by_layer.html"} {
+	for _, f := range []string{"plan.json", "summary.json", "summary.md", "figures.html"} {
 		if _, err := os.Stat(filepath.Join(p.Dir, f)); err != nil {
 			t.Errorf("missing output: %v", err)
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/sinkscope/sinkscope/plots"
 )
 
-// write puts summary.json, summary.md and the figures' HTML into dir.
+// write puts summary.json, summary.md, the figures' HTML page and their SVGs into dir.
 func (s *Summary) write(dir string) error {
 	raw, err := jsonsafe.Marshal(s)
 	if err != nil {
@@ -34,13 +34,26 @@ func (s *Summary) write(dir string) error {
 	if err != nil {
 		return err
 	}
+	var page bytes.Buffer
+	if err := plots.WriteHTML(&page, figs...); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(dir, FiguresFile), page.Bytes()); err != nil {
+		return err
+	}
+	// A static SVG per figure for viewers without scripts; it needs node and the npm packages, so a
+	// machine without them gets the HTML page alone.
 	for _, f := range figs {
-		if err := plots.SaveHTML(f, filepath.Join(dir, f.ID()+".html")); err != nil {
-			return err
+		if err := plots.SaveSVG(f, filepath.Join(dir, f.ID()+".svg")); err != nil {
+			s.SVGError = err.Error()
+			break
 		}
 	}
 	return nil
 }
+
+// FiguresFile is the HTML page with every figure of a report (ECharts inlined: it works offline).
+const FiguresFile = "figures.html"
 
 // Markdown is the comparison as a report: the setting, one table row per arm, and the notes.
 func (s *Summary) Markdown() string {
@@ -84,6 +97,9 @@ func (s *Summary) Markdown() string {
 	}
 	b.WriteString("\nDefinitions: max attention to token 0 is the largest per-layer mean over heads, sequences and queries 1..T−1 on " +
 		fmt.Sprintf("%d validation windows; the disparity is |x₀[dim]| / mean |x₀[others]| at each layer's input-norm output, dim the massive dimension of that layer (mean of per-sequence ratios; summary.json also has the ratio of batch means), largest over layers ≥ 1; the effective rank is exp(entropy) of the normalised singular values of the residual stream entering each layer, averaged over layers; the super-neuron strength is findings.ScanNeurons' (First − Rest) · max|W_down column| · selectivity of the strongest layer.\n", FinalWindows))
+	if s.Heads == 1 && s.has("headnorm") && s.has("headnorm-shared") {
+		b.WriteString("\nWith one head per layer, per-head and shared γ are the same parameterisation (γ [1, d_head] and [d_head], the same first-token init): the two HeadNorm arms train identically and their rows must agree.\n")
+	}
 	if len(s.Missing) > 0 {
 		b.WriteString("\nNot finished (left out): " + strings.Join(s.Missing, "; ") + "\n")
 	}
@@ -229,4 +245,14 @@ func LiveFigure(p Plan, window int) (*plots.Figure, error) {
 	}
 	return plots.LossCurves(arms, plots.LineOptions{Options: plots.Options{ID: "compare_live", Title: "Training loss (live)",
 		Subtitle: fmt.Sprintf("%s: every run so far, trailing mean", p.Preset)}, XName: "step", YName: "loss"})
+}
+
+// has reports whether arm is in the report.
+func (s *Summary) has(arm string) bool {
+	for _, a := range s.Arms {
+		if a.Arm == arm {
+			return true
+		}
+	}
+	return false
 }

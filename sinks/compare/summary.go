@@ -18,12 +18,15 @@ type Summary struct {
 	Target     float64      `json:"target_loss"`
 	TargetRule string       `json:"target_rule"`
 	Window     int          `json:"smoothing_window"` // trailing-mean window of the smoothed loss
+	Heads      int          `json:"heads"`            // attention heads per layer of the recipe's model
 	Runs       []RunSummary `json:"runs"`
 	Arms       []ArmStats   `json:"arms"`
 	// Missing lists the runs not finished yet (they are left out of every statistic).
 	Missing []string `json:"missing,omitempty"`
 	// Resamples is the number of bootstrap resamples behind every interval (paired over seeds).
 	Resamples int `json:"bootstrap_resamples"`
+	// SVGError says why the figures' SVGs were not written (the HTML page always is).
+	SVGError string `json:"-"`
 }
 
 // RunSummary is one finished run.
@@ -120,7 +123,7 @@ func Summarize(be compute.Backend, p Plan) (*Summary, error) {
 		if s.Data == "" {
 			s.Data = data.Name()
 		}
-		s.Window = SmoothingWindow(opts.Opt.Steps)
+		s.Window, s.Heads = SmoothingWindow(opts.Opt.Steps), opts.Model.NHeads
 		f, err := finalOf(be, p, r, data)
 		if errors.Is(err, errUnfinished) {
 			s.Missing = append(s.Missing, err.Error())
