@@ -16,6 +16,7 @@ require (
 	github.com/schollz/progressbar/v3 v3.19.0
 	github.com/tiktoken-go/tokenizer v0.10.0
 	golang.org/x/text v0.35.0
+	gonum.org/v1/gonum v0.17.0
 	google.golang.org/protobuf v1.36.11
 )
 

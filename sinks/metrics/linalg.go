@@ -3,6 +3,8 @@ package metrics
 import (
 	"math"
 	"sort"
+
+	"gonum.org/v1/gonum/mat"
 )
 
 // The small linear algebra and rank statistics the metrics need, in float64. None of these
@@ -206,8 +208,8 @@ func TopLeftSingularVector(m []float32, rows, cols int, iters int) []float64 {
 	return u
 }
 
-// SymEigenvalues returns the eigenvalues of the symmetric matrix a, in descending order, by the
-// cyclic Jacobi method (accurate to about 1e-15 of the largest magnitude). a is read, not modified;
+// SymEigenvalues returns the eigenvalues of the symmetric matrix a, in descending order (gonum's
+// LAPACK-style solver, backward stable: accurate to about 1e-15 of the largest magnitude). a is read, not modified;
 // only its upper triangle is used. It returns nil if a is not square.
 func SymEigenvalues(a [][]float64) []float64 {
 	n := len(a)
@@ -223,57 +225,23 @@ func SymEigenvalues(a [][]float64) []float64 {
 	return symEigenvaluesFlat(flat, n)
 }
 
-// symEigenvaluesFlat is SymEigenvalues on a row-major symmetric n×n matrix, which it overwrites.
+// symEigenvaluesFlat is SymEigenvalues on a row-major symmetric n×n matrix (it may overwrite it),
+// by gonum's symmetric eigensolver (LAPACK's Householder tridiagonalisation and implicit QL/QR):
+// the cyclic Jacobi sweeps used before took 0.33 s for one 256 × 256 Gram matrix on 2 cores, which
+// made the sink statistics of a 256-token model take over a minute per measurement.
 func symEigenvaluesFlat(a []float64, n int) []float64 {
-	norm := 0.0
-	for _, x := range a {
-		norm += x * x
+	if n == 0 {
+		return []float64{}
 	}
-	for sweep := 0; sweep < 100 && norm > 0; sweep++ {
-		off := 0.0
-		for p := 0; p < n; p++ {
-			for q := p + 1; q < n; q++ {
-				off += a[p*n+q] * a[p*n+q]
-			}
+	var eig mat.EigenSym
+	if !eig.Factorize(mat.NewSymDense(n, a), false) {
+		ev := make([]float64, n)
+		for i := range ev {
+			ev[i] = math.NaN()
 		}
-		if off <= 1e-32*norm {
-			break
-		}
-		for p := 0; p < n; p++ {
-			for q := p + 1; q < n; q++ {
-				apq := a[p*n+q]
-				if apq == 0 {
-					continue
-				}
-				app, aqq := a[p*n+p], a[q*n+q]
-				// The rotation angle φ zeroes a[p][q]: t = tan φ is the smaller root of
-				// t² + 2θt − 1 = 0 with θ = (a_qq − a_pp) / (2 a_pq).
-				theta := (aqq - app) / (2 * apq)
-				t := 1 / (math.Abs(theta) + math.Sqrt(theta*theta+1))
-				if theta < 0 {
-					t = -t
-				}
-				c := 1 / math.Sqrt(t*t+1)
-				s := t * c
-				for k := 0; k < n; k++ {
-					if k == p || k == q {
-						continue
-					}
-					akp, akq := a[k*n+p], a[k*n+q]
-					nkp, nkq := c*akp-s*akq, s*akp+c*akq
-					a[k*n+p], a[p*n+k] = nkp, nkp
-					a[k*n+q], a[q*n+k] = nkq, nkq
-				}
-				a[p*n+p] = app - t*apq
-				a[q*n+q] = aqq + t*apq
-				a[p*n+q], a[q*n+p] = 0, 0
-			}
-		}
+		return ev
 	}
-	ev := make([]float64, n)
-	for i := range ev {
-		ev[i] = a[i*n+i]
-	}
+	ev := eig.Values(nil) // ascending
 	sort.Sort(sort.Reverse(sort.Float64Slice(ev)))
 	return ev
 }
