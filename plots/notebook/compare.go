@@ -3,6 +3,7 @@ package notebook
 import (
 	"context"
 	"fmt"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,14 +47,16 @@ func Compare(p compare.Plan) (*compare.Summary, error) {
 			live.update(p, compare.SmoothingWindow(pr.Steps))
 		}
 	})
+	live.close(fmt.Sprintf("%d runs trained; the report's figures follow.", len(runs)))
 	if err != nil {
 		return nil, err
 	}
 	return s, Display(Must(s.Figures())...)
 }
 
-// liveChart is a chart output replaced in place (no static fallback: it is redrawn every few
-// seconds and the final figures follow it).
+// liveChart is a chart output replaced in place while the runs train (no static fallback: it is
+// redrawn every few seconds); when training ends it becomes a line of text and the report's figures,
+// with their fallbacks, follow.
 type liveChart struct{ id string }
 
 func newLiveChart() *liveChart {
@@ -102,4 +105,12 @@ func Markdown(text string) {
 		return
 	}
 	gonbui.DisplayMarkdown(text)
+}
+
+// close replaces the live chart with a line of text.
+func (l *liveChart) close(text string) {
+	if l.id == "" {
+		return
+	}
+	gonbui.UpdateHTML(l.id, "<p>"+html.EscapeString(text)+"</p>")
 }

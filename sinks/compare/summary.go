@@ -387,3 +387,39 @@ func (s *Summary) PerLayer(arm string) (disparity, rank []float64) {
 	return meanPerLayer(runs, func(f *Final) []float64 { return f.Disparity }),
 		meanPerLayer(runs, func(f *Final) []float64 { return f.EffectiveRank })
 }
+
+// Agrees checks that every run of s that other also holds ended the same: final training and
+// validation loss, steps to target and the final attention to token 0 per layer within tol (runs on
+// the CPU backend are deterministic, so a rerun of a committed comparison must match it). It returns
+// the number of runs compared.
+func (s *Summary) Agrees(other *Summary, tol float64) (int, error) {
+	n := 0
+	for _, r := range s.Runs {
+		o := other.run(r.Arm, r.Seed)
+		if o == nil {
+			continue
+		}
+		n++
+		check := func(what string, a, b float64) error {
+			if math.Abs(a-b) > tol || math.IsNaN(a) != math.IsNaN(b) {
+				return fmt.Errorf("compare: run %s: %s %.6g here, %.6g in %s", r.Name(), what, a, b, other.Plan.Dir)
+			}
+			return nil
+		}
+		if err := check("final training loss", r.FinalLoss, o.FinalLoss); err != nil {
+			return n, err
+		}
+		if err := check("final validation loss", r.FinalValLoss, o.FinalValLoss); err != nil {
+			return n, err
+		}
+		for l := range r.Final.AttnToFirst {
+			if err := check(fmt.Sprintf("layer %d attention to token 0", l), r.Final.AttnToFirst[l], o.Final.AttnToFirst[l]); err != nil {
+				return n, err
+			}
+		}
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("compare: %s and %s share no run", s.Plan.Dir, other.Plan.Dir)
+	}
+	return n, nil
+}
