@@ -202,6 +202,8 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"sinks", "--help"}, 0},
 		{[]string{"hooks", "-h"}, 0},
 		{[]string{"bench", "-h"}, 0},
+		{[]string{"compare", "-h"}, 0},
+		{[]string{"train", "-h"}, 0},
 		{[]string{"help"}, 0},
 		{[]string{}, 2},
 		{[]string{"nonsense"}, 2},
@@ -389,6 +391,48 @@ func TestTrainCommand(t *testing.T) {
 	} {
 		if _, err := runCmd(t, cmdTrain, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("train %v: %v, want an error containing %q", c.args, err, c.want)
+		}
+	}
+}
+
+// sinkscope compare end to end on bb-tiny (2 arms × 1 seed × 8 steps): the table, the files, a
+// reproduce run on the sigmoid arm's checkpoint (its config.json carries the arm), --report alone,
+// and flag errors that name the flag.
+func TestCompareCommand(t *testing.T) {
+	dir := t.TempDir()
+	out, err := runCmd(t, cmdCompare, "--preset", "bb-tiny", "--arms", "sigmoid,baseline", "--seeds", "1", "--steps", "8", "--out", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"| baseline | 1 |", "| sigmoid | 1 |", "wrote summary.json, summary.md and figures"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, f := range []string{"summary.json", "summary.md", "figures.html", "runs/sigmoid-seed1/final.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	_, r, _ := reproduceJSON(t, "--model", filepath.Join(dir, "runs", "sigmoid-seed1", "ckpt-0000008"), "--samples", "4", "--random", "8", "--toy=false", "--svg=false")
+	if !strings.Contains(r.Model, "sigmoid") {
+		t.Errorf("reproduce on the sigmoid arm's checkpoint describes the model as %q", r.Model)
+	}
+	if out, err := runCmd(t, cmdCompare, "--preset", "bb-tiny", "--arms", "sigmoid,baseline", "--seeds", "1", "--steps", "8", "--out", dir, "--report"); err != nil || !strings.Contains(out, "| sigmoid | 1 |") {
+		t.Errorf("--report: %v\n%s", err, out)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--arms", "softmax1"}, `--arms: compare: unknown arm "softmax1"`},
+		{[]string{"--seeds", "1,x"}, `--seeds: bad seed "x"`},
+		{[]string{"--seeds", "3-1"}, "--seeds: bad seed range"},
+		{[]string{"--preset", "nope"}, `unknown training preset "nope"`},
+		{[]string{"--steps", "-2"}, "--steps -2 must not be negative"},
+	} {
+		if _, err := runCmd(t, cmdCompare, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("compare %v: %v, want an error containing %q", c.args, err, c.want)
 		}
 	}
 }
