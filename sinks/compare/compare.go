@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/gomlx/compute"
 
@@ -107,7 +108,7 @@ func (p *Plan) Recipe(r RunID) (train.Options, stream.Stream, error) {
 	if err != nil {
 		return train.Options{}, nil, err
 	}
-	opts, data, err := preset.Recipe(r.Seed)
+	opts, data, err := recipeOf(preset, r.Seed)
 	if err != nil {
 		return train.Options{}, nil, fmt.Errorf("compare: %s: %w", r.Name(), err)
 	}
@@ -165,4 +166,32 @@ func Run(ctx context.Context, be compute.Backend, p Plan, progress func(Progress
 		}
 	}
 	return Report(be, p)
+}
+
+// recipes caches each (preset, seed)'s recipe: opening a text stream reads and tokenizes its corpus
+// (minutes for the Go source corpus), and a comparison asks for the same seed's recipe once per arm
+// and again for every report. Streams are pure functions of their seed, so one serves every arm.
+var (
+	recipesMu sync.Mutex
+	recipes   = map[string]cachedRecipe{}
+)
+
+type cachedRecipe struct {
+	opts train.Options
+	data stream.Stream
+}
+
+func recipeOf(p train.Preset, seed uint64) (train.Options, stream.Stream, error) {
+	key := fmt.Sprintf("%s@%d", p.Name, seed)
+	recipesMu.Lock()
+	defer recipesMu.Unlock()
+	if c, ok := recipes[key]; ok {
+		return c.opts, c.data, nil
+	}
+	opts, data, err := p.Recipe(seed)
+	if err != nil {
+		return opts, nil, err
+	}
+	recipes[key] = cachedRecipe{opts, data}
+	return opts, data, nil
 }
