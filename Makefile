@@ -5,7 +5,7 @@ ENV := source scripts/env.sh &&
 MODEL ?=
 ARGS ?=
 
-.PHONY: setup reproduce test bench build vet
+.PHONY: setup reproduce test bench bench-cpu build vet
 
 setup:
 	@scripts/setup.sh
@@ -38,3 +38,9 @@ test: setup vet
 bench:
 	@scripts/setup.sh --no-notebooks
 	@$(ENV) go test -run '^$$' -bench . -benchtime 3s ./sinks/transformer/
+
+# sinkscope against a PyTorch CPU twin of the same model (logits, attention patterns, full capture,
+# one AdamW step); installs python3-torch if missing. The last line is the tokens/s ratios.
+bench-cpu:
+	@scripts/setup.sh --no-notebooks
+	@$(ENV) scripts/bench-cpu.sh
