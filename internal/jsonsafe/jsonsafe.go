@@ -3,11 +3,26 @@
 package jsonsafe
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"reflect"
 	"strings"
 )
+
+// MarshalIndent is Marshal indented by two spaces, with a final newline (a file's content).
+func MarshalIndent(v any) ([]byte, error) {
+	raw, err := Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return nil, err
+	}
+	b.WriteByte('\n')
+	return b.Bytes(), nil
+}
 
 // Marshal encodes v as JSON like encoding/json, except that NaN and ±Inf floats, which JSON
 // cannot represent, become null (a metric that is undefined for a model stays visible as null).

@@ -17,7 +17,6 @@ import (
 	"github.com/sinkscope/sinkscope/sinks/metrics"
 	"github.com/sinkscope/sinkscope/sinks/models"
 	"github.com/sinkscope/sinkscope/sinks/train"
-	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
 // FinalWindows is the number of validation windows the final analysis reads.
@@ -79,24 +78,12 @@ var errUnfinished = errors.New("not finished")
 
 // finalOf returns run r's Final, computing it from the final checkpoint when final.json is missing
 // or older than that checkpoint. be may be nil when every final.json is current.
-func finalOf(be compute.Backend, p Plan, r RunID, data stream.Stream) (*Final, error) {
-	opts, _, err := p.Recipe(r)
+func finalOf(be compute.Backend, p Plan, r RunID) (*Final, error) {
+	last, err := lastCheckpoint(p, r)
 	if err != nil {
 		return nil, err
 	}
 	dir := p.RunDir(r)
-	ckpts, err := train.Checkpoints(dir)
-	if err != nil {
-		return nil, err
-	}
-	if len(ckpts) == 0 || ckpts[len(ckpts)-1].Step != opts.Opt.Steps {
-		done := 0
-		if len(ckpts) > 0 {
-			done = ckpts[len(ckpts)-1].Step
-		}
-		return nil, fmt.Errorf("%s: %w (%d of %d steps)", r.Name(), errUnfinished, done, opts.Opt.Steps)
-	}
-	last := ckpts[len(ckpts)-1]
 	path := filepath.Join(dir, finalFile)
 	if b, err := os.ReadFile(path); err == nil {
 		var f Final
@@ -107,10 +94,9 @@ func finalOf(be compute.Backend, p Plan, r RunID, data stream.Stream) (*Final, e
 	if be == nil {
 		return nil, fmt.Errorf("%s: %s is missing or stale and no backend was given to compute it", r.Name(), path)
 	}
-	if data == nil {
-		if _, data, err = p.Recipe(r); err != nil {
-			return nil, err
-		}
+	_, data, err := p.Recipe(r)
+	if err != nil {
+		return nil, err
 	}
 	f, err := analyse(be, last, data)
 	if err != nil {
@@ -141,28 +127,15 @@ func analyse(be compute.Backend, ck train.Checkpoint, data stream.Stream) (*Fina
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ck.Dir, err)
 	}
-	prof, err := metrics.SinkProfile(c, L)
+	sink, err := train.SinkFromCache(c, L)
 	if err != nil {
 		return nil, err
 	}
 	f := &Final{Step: ck.Step, Checkpoint: filepath.Base(ck.Dir), Windows: len(inputs), SeqLen: len(inputs[0]),
-		BOS: data.BOS() >= 0, MaxAttnToFirst: math.Inf(-1)}
-	patterns := make([]*transformer.Activation, 0, L)
+		BOS: data.BOS() >= 0, AttnToFirst: sink.AttnToFirst, GuSink: sink.GuSink, Dominance: sink.Dominance,
+		EffectiveRank: sink.EffectiveRank}
+	f.MaxAttnToFirst, f.SinkLayer = sink.MaxAttnToFirst()
 	for layer := 0; layer < L; layer++ {
-		a := prof[layer].AttnToFirst
-		f.AttnToFirst = append(f.AttnToFirst, a)
-		if a > f.MaxAttnToFirst {
-			f.MaxAttnToFirst, f.SinkLayer = a, layer
-		}
-		resid := c.MustGet("resid_pre", layer)
-		d, err := metrics.DominanceRatio(resid, 0)
-		if err != nil {
-			return nil, fmt.Errorf("layer %d: %w", layer, err)
-		}
-		_, r, err := metrics.EffectiveRank(resid)
-		if err != nil {
-			return nil, fmt.Errorf("layer %d: %w", layer, err)
-		}
 		x := c.MustGet("ln1.normalized", layer)
 		dim, _, err := metrics.MassiveDim(x, 0)
 		if err != nil {
@@ -176,18 +149,10 @@ func analyse(be compute.Backend, ck train.Checkpoint, data stream.Stream) (*Fina
 		if err != nil {
 			return nil, fmt.Errorf("layer %d: %w", layer, err)
 		}
-		f.Dominance = append(f.Dominance, d)
-		f.EffectiveRank = append(f.EffectiveRank, r)
 		f.MassiveDim = append(f.MassiveDim, dim)
 		f.Disparity = append(f.Disparity, disp)
 		f.DisparityPooled = append(f.DisparityPooled, pooled)
-		patterns = append(patterns, c.MustGet("pattern", layer))
 	}
-	gu, err := metrics.GuSinkScores(patterns, 0, metrics.GuEps)
-	if err != nil {
-		return nil, err
-	}
-	f.GuSink = gu.SharePerSample
 	scan, err := findings.ScanNeurons(&findings.Setting{Model: m, Main: inputs, MainBOS: f.BOS, Batch: 16})
 	if err != nil {
 		return nil, fmt.Errorf("super-neuron scan: %w", err)
@@ -296,16 +261,30 @@ func trailingMean(x []float64, w int) []float64 {
 // FinalCheckpoint is the directory of run r's final checkpoint (an HF model directory every finding
 // opens), or an error when the run has not finished.
 func FinalCheckpoint(p Plan, r RunID) (string, error) {
-	ckpts, err := train.Checkpoints(p.RunDir(r))
+	ck, err := lastCheckpoint(p, r)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("compare: %w", err)
 	}
+	return ck.Dir, nil
+}
+
+// lastCheckpoint is run r's checkpoint at the plan's last step; an error wrapping errUnfinished
+// says how far the run got when it has not reached it.
+func lastCheckpoint(p Plan, r RunID) (train.Checkpoint, error) {
 	opts, _, err := p.Recipe(r)
 	if err != nil {
-		return "", err
+		return train.Checkpoint{}, err
 	}
-	if len(ckpts) == 0 || ckpts[len(ckpts)-1].Step != opts.Opt.Steps {
-		return "", fmt.Errorf("compare: %s: %w", r.Name(), errUnfinished)
+	ckpts, err := train.Checkpoints(p.RunDir(r))
+	if err != nil {
+		return train.Checkpoint{}, err
 	}
-	return ckpts[len(ckpts)-1].Dir, nil
+	done := 0
+	if len(ckpts) > 0 {
+		done = ckpts[len(ckpts)-1].Step
+	}
+	if done != opts.Opt.Steps {
+		return train.Checkpoint{}, fmt.Errorf("%s: %w (%d of %d steps)", r.Name(), errUnfinished, done, opts.Opt.Steps)
+	}
+	return ckpts[len(ckpts)-1], nil
 }

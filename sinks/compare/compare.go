@@ -151,7 +151,7 @@ func Run(ctx context.Context, be compute.Backend, p Plan, progress func(Progress
 		if err != nil {
 			return nil, err
 		}
-		if f, err := finalOf(nil, p, r, data); err == nil && f != nil {
+		if f, err := finalOf(nil, p, r); err == nil && f != nil {
 			continue // finished and analysed (its weights may even be gone, as in committed results)
 		}
 		var report func(train.Progress)
@@ -161,7 +161,7 @@ func Run(ctx context.Context, be compute.Backend, p Plan, progress func(Progress
 		if _, err := train.Run(ctx, be, p.RunDir(r), opts, data, report); err != nil {
 			return nil, fmt.Errorf("compare: run %s (%d of %d): %w", r.Name(), i+1, len(runs), err)
 		}
-		if _, err := finalOf(be, p, r, data); err != nil {
+		if _, err := finalOf(be, p, r); err != nil {
 			return nil, fmt.Errorf("compare: analysing run %s: %w", r.Name(), err)
 		}
 	}

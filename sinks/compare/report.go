@@ -2,7 +2,6 @@ package compare
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -15,16 +14,11 @@ import (
 
 // write puts summary.json, summary.md, the figures' HTML page and their SVGs into dir.
 func (s *Summary) write(dir string) error {
-	raw, err := jsonsafe.Marshal(s)
+	js, err := jsonsafe.MarshalIndent(s)
 	if err != nil {
 		return err
 	}
-	var js bytes.Buffer
-	if err := json.Indent(&js, raw, "", "  "); err != nil {
-		return err
-	}
-	js.WriteByte('\n')
-	if err := atomicfile.Write(filepath.Join(dir, "summary.json"), js.Bytes()); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "summary.json"), js); err != nil {
 		return err
 	}
 	if err := atomicfile.Write(filepath.Join(dir, "summary.md"), []byte(s.Markdown())); err != nil {

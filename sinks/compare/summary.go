@@ -124,7 +124,7 @@ func Summarize(be compute.Backend, p Plan) (*Summary, error) {
 			s.Data = data.Name()
 		}
 		s.Window, s.Heads = SmoothingWindow(opts.Opt.Steps), opts.Model.NHeads
-		f, err := finalOf(be, p, r, data)
+		f, err := finalOf(be, p, r)
 		if errors.Is(err, errUnfinished) {
 			s.Missing = append(s.Missing, err.Error())
 			continue

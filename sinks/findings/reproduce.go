@@ -1,7 +1,6 @@
 package findings
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -203,16 +202,11 @@ func writeIDs(dir string, s *Setting, r *Results) error {
 
 // writeResults writes results.json and report.md.
 func writeResults(dir string, r *Results) error {
-	raw, err := jsonsafe.Marshal(r)
+	js, err := jsonsafe.MarshalIndent(r)
 	if err != nil {
 		return fmt.Errorf("encoding results.json: %w", err)
 	}
-	var js bytes.Buffer
-	if err := json.Indent(&js, raw, "", "  "); err != nil {
-		return err
-	}
-	js.WriteByte('\n')
-	if err := atomicfile.Write(filepath.Join(dir, "results.json"), js.Bytes()); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "results.json"), js); err != nil {
 		return err
 	}
 	return atomicfile.Write(filepath.Join(dir, "report.md"), []byte(Report(r)))

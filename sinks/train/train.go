@@ -398,11 +398,16 @@ func SinkStats(m *transformer.Model, data stream.Stream, batch int) (*Sink, erro
 		return nil, err
 	}
 	inputs, _ := stream.Split(windows)
-	L := m.Config.NLayers
 	c, err := m.RunWithCache(inputs, metrics.SinkProfileNames...)
 	if err != nil {
 		return nil, fmt.Errorf("train: sink statistics: %w", err)
 	}
+	return SinkFromCache(c, m.Config.NLayers)
+}
+
+// SinkFromCache computes the sink statistics of an L-layer model from a cache holding at least
+// metrics.SinkProfileNames (attention patterns and residual streams of every layer).
+func SinkFromCache(c *transformer.Cache, L int) (*Sink, error) {
 	prof, err := metrics.SinkProfile(c, L)
 	if err != nil {
 		return nil, err
