@@ -23,16 +23,7 @@ seconds="${BENCH_SECONDS:-3}"
 threads="${TORCH_THREADS:-1}"
 python=/usr/bin/python3 # Debian's, where python3-torch lives (not a pyenv or venv python3 on PATH)
 
-apt_install() {
-	local missing=()
-	for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	log "installing Debian packages: ${missing[*]}"
-	local sudo=""
-	[ "$(id -u)" -ne 0 ] && sudo="sudo"
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-}
+source scripts/apt.sh
 apt_install python3 python3-torch python3-numpy libopenblas0-pthread
 "$python" -c 'import torch' || { log "$python cannot import torch"; exit 1; }
 go mod download

@@ -33,16 +33,7 @@ for item in ${data//,/ }; do
 	esac
 done
 
-apt_install() {
-	local missing=()
-	for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	log "installing Debian packages: ${missing[*]}"
-	local sudo=""
-	[ "$(id -u)" -ne 0 ] && sudo="sudo"
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-}
+source scripts/apt.sh
 
 go_minor() { go env GOVERSION 2>/dev/null | sed -E 's/^go1\.([0-9]+).*/\1/' ; }
 
