@@ -11,6 +11,7 @@ package findings
 import (
 	"fmt"
 
+	"github.com/sinkscope/sinkscope/sinks/devstats"
 	"github.com/sinkscope/sinkscope/sinks/metrics"
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
@@ -195,20 +196,10 @@ func RunSinkOnset(s *Setting) (*SinkOnset, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	c, err := s.run(s.Main, metrics.SinkProfileNames...)
-	if err != nil {
-		return nil, err
-	}
-	L := s.Model.Config.NLayers
-	prof, err := metrics.SinkProfile(c, L)
-	if err != nil {
-		return nil, err
-	}
-	var patterns []*transformer.Activation
-	for l := 0; l < L; l++ {
-		patterns = append(patterns, c.MustGet("pattern", l))
-	}
-	gu, err := metrics.GuSinkScores(patterns, 0, metrics.GuEps)
+	// The sums are taken on the device (package devstats): only kilobytes leave it, where the
+	// patterns are B·H·T² floats per layer. metrics.SinkProfile and metrics.GuSinkScores are the
+	// host reference the devstats tests compare against.
+	prof, gu, err := devstats.SinkOnset(s.Model, s.Main, s.batch(), 0, metrics.GuEps)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +241,11 @@ func RunVariance(s *Setting, toy bool) (*Variance, error) {
 			layers = layers[:s.Model.Config.NLayers]
 		}
 	}
+	// The main batch's W_O inputs come to the host (20 × 64 tokens: 63 MB for three layers of a 7B
+	// model), where the stds are float64: a float32 std on the device differs in the 7th digit, and on
+	// a nearly flat curve (a model without the discrepancy) the fit's R² = 1 − SS_res/SS_tot magnifies
+	// that into the 3rd. The random batch (500 × 64: 524 MB) is reduced on the device (package
+	// devstats, metrics.AcrossSampleStd its host reference): its W_O inputs never leave it.
 	var names []string
 	for _, l := range layers {
 		names = append(names, fmt.Sprintf("blocks.%d.attn.hook_z", l))
@@ -261,18 +257,22 @@ func RunVariance(s *Setting, toy bool) (*Variance, error) {
 	v := &Variance{}
 	for _, l := range layers {
 		z := c.MustGet("z", l)
-		curve, err := layerCurve(z, l, metrics.WithinTokenStd, z.Shape[2]*z.Shape[3])
+		std, err := metrics.WithinTokenStd(z)
+		if err != nil {
+			return nil, err
+		}
+		curve, err := layerCurve(std, l, z.Shape[2]*z.Shape[3])
 		if err != nil {
 			return nil, err
 		}
 		v.Main = append(v.Main, *curve)
 	}
 	if len(s.Random) > 1 {
-		c, err := s.run(s.Random, fmt.Sprintf("blocks.%d.attn.hook_z", nl))
+		std, err := devstats.AcrossSampleStd(s.Model, s.Random, s.batch(), fmt.Sprintf("blocks.%d.attn.hook_z", nl))
 		if err != nil {
 			return nil, err
 		}
-		if v.Random, err = layerCurve(c.MustGet("z", nl), nl, metrics.AcrossSampleStd, len(s.Random)); err != nil {
+		if v.Random, err = layerCurve(std, nl, len(s.Random)); err != nil {
 			return nil, err
 		}
 	}
@@ -286,13 +286,9 @@ func RunVariance(s *Setting, toy bool) (*Variance, error) {
 	return v, nil
 }
 
-// layerCurve applies a per-position statistic to layer l's W_O input z (hook_z), fits σ_v/√(t+1),
-// and adds the Bessel-corrected curve for n values per std.
-func layerCurve(z *transformer.Activation, l int, stat func(*transformer.Activation) ([]float64, error), n int) (*LayerCurve, error) {
-	std, err := stat(z)
-	if err != nil {
-		return nil, err
-	}
+// layerCurve fits σ_v/√(t+1) to layer l's per-position std of the W_O input (hook_z) and adds the
+// Bessel-corrected curve for n values per std.
+func layerCurve(std []float64, l int, n int) (*LayerCurve, error) {
 	fit, err := metrics.FitInverseSqrt(std)
 	if err != nil {
 		return nil, err

@@ -64,7 +64,7 @@ var presets = map[string]Preset{
 				return Options{}, nil, err
 			}
 			o := textRecipe(seed, data, 6, 6, 384, 1536, 32, 1000, 100, 2e-3)
-			o.BF16, o.EvalEvery, o.EvalBatches, o.SinkEvery, o.SaveEvery, o.Keep = true, 100, 8, 50, 1000, 1
+			o.BF16, o.EvalEvery, o.EvalBatches, o.SinkEvery, o.SaveEvery, o.Keep = true, 100, 8, 100, 1000, 1
 			return o, data, nil
 		},
 	},

@@ -19,6 +19,8 @@ type pass struct {
 	g     *Graph
 
 	hooks    map[string][]Hook // by exact hook name
+	reduce   map[string][]Reduction
+	reduced  []reducedOuts // in the order the forward pass reached them
 	capture  map[string]bool
 	captured map[string]*Node
 	inputs   map[string]*Node // named intervention inputs, see HookContext.Input
@@ -70,12 +72,40 @@ func (p *pass) hook(name string, layer int, x *Node) *Node {
 	if p.capture[name] {
 		p.captured[name] = x
 	}
+	for _, r := range p.reduce[name] {
+		ctx := &HookContext{Name: name, Layer: layer, Config: p.cfg, pass: p}
+		outs := r.Fn(ctx, ConvertDType(x, dtypes.Float32))
+		if len(outs) == 0 {
+			exceptions.Panicf("reduction %q at %s (input shape %s) returned no outputs", r.ID, name, x.Shape())
+		}
+		for i, o := range outs {
+			if o == nil {
+				exceptions.Panicf("reduction %q at %s (input shape %s) returned nil output %d", r.ID, name, x.Shape(), i)
+			}
+		}
+		p.reduced = append(p.reduced, reducedOuts{id: r.ID, hook: name, outs: outs})
+	}
 	return x
+}
+
+// reducedOuts are the outputs of one reduction at one hook point.
+type reducedOuts struct {
+	id, hook string
+	outs     []*Node
+}
+
+func (p *pass) reducedAt(id, hook string) bool {
+	for _, r := range p.reduced {
+		if r.id == id && r.hook == hook {
+			return true
+		}
+	}
+	return false
 }
 
 // wants reports whether anything reads or replaces a hook point (used to skip optional work).
 func (p *pass) wants(name string) bool {
-	return p.capture[name] || len(p.hooks[name]) > 0
+	return p.capture[name] || len(p.hooks[name]) > 0 || len(p.reduce[name]) > 0
 }
 
 // forward is the whole model: tokens [b, p] (int32) → logits [b, p, v] (float32). Without

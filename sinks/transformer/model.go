@@ -24,7 +24,7 @@ type Model struct {
 	Store   *model.Store
 
 	mu       sync.Mutex
-	execs    map[string]*model.Exec
+	execs    map[string]*runExec
 	compiles int // number of graphs built (see Compilations)
 }
 
@@ -67,7 +67,7 @@ func New(backend compute.Backend, cfg *Config, weights map[string]*tensors.Tenso
 			return nil, fmt.Errorf("storing parameter %q: %w", name, err)
 		}
 	}
-	return &Model{Config: cfg, Backend: backend, Store: store, execs: make(map[string]*model.Exec)}, nil
+	return &Model{Config: cfg, Backend: backend, Store: store, execs: make(map[string]*runExec)}, nil
 }
 
 // RandomInit describes a random initialisation: every matrix ~ N(0, Std²), residual output

@@ -436,7 +436,7 @@ func TestRunStopsAfterLastReadBlock(t *testing.T) {
 		{[]string{"blocks.1.attn.hook_z"}, nil, false, 4},
 		{[]string{"ln_final.hook_normalized"}, nil, true, 4},
 	} {
-		if got := blocksNeeded(cfg, c.capture, c.hooks, c.noLog); got != c.want {
+		if got := blocksNeeded(cfg, c.capture, c.hooks, nil, c.noLog); got != c.want {
 			t.Errorf("blocksNeeded(%v, hooks %v, noLogits %v) = %d, want %d", c.capture, c.hooks, c.noLog, got, c.want)
 		}
 	}

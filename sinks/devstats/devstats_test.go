@@ -1,0 +1,144 @@
+package devstats
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/sinkscope/sinkscope/sinks/backend"
+	"github.com/sinkscope/sinkscope/sinks/metrics"
+	"github.com/sinkscope/sinkscope/sinks/planted"
+	"github.com/sinkscope/sinkscope/sinks/transformer"
+)
+
+// plantedModel is a model with a planted sink (token 0 of BOS-led sequences): the statistics below
+// are far from their no-sink values, so a wrong mask or axis shows.
+func plantedModel(t *testing.T) (*transformer.Model, [][]int) {
+	t.Helper()
+	be, err := backend.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planted.Build(be, planted.DefaultSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Model, p.Tokens(11, 24, 3) // 11 sequences: micro-batches of 4 leave a padded last one
+}
+
+func close(a, b, tol float64) bool { return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b)) }
+
+func TestSinkOnsetMatchesHost(t *testing.T) {
+	m, toks := plantedModel(t)
+	L := m.Config.NLayers
+	c, err := m.RunWithCache(toks, metrics.SinkProfileNames...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := metrics.SinkProfile(c, L)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pats []*transformer.Activation
+	for l := 0; l < L; l++ {
+		pats = append(pats, c.MustGet("pattern", l))
+	}
+	before := m.Compilations()
+	for _, k := range []int{0, 5} {
+		wantGu, err := metrics.GuSinkScores(pats, k, metrics.GuEps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gu, err := SinkOnset(m, toks, 4, k, metrics.GuEps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sunk := false
+		for l := range want {
+			g, w := got[l], want[l]
+			for _, f := range []struct {
+				name string
+				g, w float64
+			}{{"AttnToFirst", g.AttnToFirst, w.AttnToFirst}, {"AttnToFirstAllRows", g.AttnToFirstAllRows, w.AttnToFirstAllRows},
+				{"AttnToOthers", g.AttnToOthers, w.AttnToOthers}, {"FirstNorm", g.FirstNorm, w.FirstNorm},
+				{"OthersNorm", g.OthersNorm, w.OthersNorm}, {"NormRatio", g.NormRatio, w.NormRatio}} {
+				if !close(f.g, f.w, 1e-5) {
+					t.Errorf("layer %d %s: device %.7g, host %.7g", l, f.name, f.g, f.w)
+				}
+			}
+			sunk = sunk || w.AttnToFirst > 0.5
+			for h := range wantGu.Alpha[l] {
+				if !close(gu.Alpha[l][h], wantGu.Alpha[l][h], 1e-5) {
+					t.Errorf("k %d layer %d head %d: Gu α device %.7g, host %.7g", k, l, h, gu.Alpha[l][h], wantGu.Alpha[l][h])
+				}
+			}
+			if gu.LayerShare[l] != wantGu.LayerShare[l] || gu.LayerSharePerSample[l] != wantGu.LayerSharePerSample[l] {
+				t.Errorf("k %d layer %d: Gu shares device %g/%g, host %g/%g", k, l, gu.LayerShare[l], gu.LayerSharePerSample[l], wantGu.LayerShare[l], wantGu.LayerSharePerSample[l])
+			}
+		}
+		if !sunk {
+			t.Fatalf("the planted model shows no sink (profile %+v): the comparison would not test the sink case", want)
+		}
+		if gu.Share != wantGu.Share || gu.SharePerSample != wantGu.SharePerSample || gu.K != k {
+			t.Errorf("k %d: Gu share device %g/%g, host %g/%g", k, gu.Share, gu.SharePerSample, wantGu.Share, wantGu.SharePerSample)
+		}
+	}
+	// 11 sequences in micro-batches of 4 (the last padded) compile one graph per k.
+	if got := m.Compilations() - before; got != 2 {
+		t.Errorf("two SinkOnset calls built %d graphs, want 2 (one per k)", got)
+	}
+}
+
+func TestVarianceMatchesHost(t *testing.T) {
+	m, toks := plantedModel(t)
+	for _, name := range []string{"blocks.0.attn.hook_z", "blocks.1.hook_resid_post"} {
+		c, err := m.RunWithCache(toks, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z, _ := c.Get(name)
+		for _, f := range []struct {
+			what string
+			host func(*transformer.Activation) ([]float64, error)
+			dev  func(*transformer.Model, [][]int, int, string) ([]float64, error)
+		}{{"within-token", metrics.WithinTokenStd, WithinTokenStd}, {"across-sample", metrics.AcrossSampleStd, AcrossSampleStd}} {
+			want, err := f.host(z)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, batch := range []int{4, 11, 32} {
+				got, err := f.dev(m, toks, batch, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("%s std at %s: %d positions, want %d", f.what, name, len(got), len(want))
+				}
+				for p := range want {
+					if !close(got[p], want[p], 1e-4) {
+						t.Errorf("%s std at %s, batch %d, position %d: device %.7g, host %.7g", f.what, name, batch, p, got[p], want[p])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestBadInputs(t *testing.T) {
+	m, toks := plantedModel(t)
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{func() error { _, _, err := SinkOnset(m, toks, 4, 24, metrics.GuEps); return err }(), "k = 24"},
+		{func() error { _, _, err := SinkOnset(m, toks, 4, 0, math.NaN()); return err }(), "eps"},
+		{func() error { _, _, err := SinkOnset(m, nil, 4, 0, metrics.GuEps); return err }(), "at least one sequence"},
+		{func() error { _, err := AcrossSampleStd(m, toks[:1], 4, "blocks.0.attn.hook_z"); return err }(), "at least 2 sequences"},
+		{func() error { _, err := WithinTokenStd(m, toks, 0, "blocks.0.attn.hook_z"); return err }(), "batch must be positive"},
+		{func() error { _, err := WithinTokenStd(m, toks, 4, "blocks.99.attn.hook_z"); return err }(), "blocks.99.attn.hook_z"},
+	} {
+		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
+			t.Errorf("error %v, want one mentioning %q", c.err, c.want)
+		}
+	}
+}

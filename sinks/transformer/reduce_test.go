@@ -1,0 +1,95 @@
+package transformer
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+)
+
+// A reduction at every layer's pattern returns the per-head sum of column 0 and matches the same
+// sum taken on the host from the captured pattern; a second run with other tokens reuses the graph.
+func TestReduceMatchesCapture(t *testing.T) {
+	cfg := tinyConfig()
+	m := tinyModel(t, cfg)
+	col0 := Reduction{Point: "blocks.*.attn.hook_pattern", ID: "col0-per-head",
+		Fn: func(ctx *HookContext, x *Node) []*Node { // x [b, h, q, k]
+			c := Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisElem(0)) // [b, h, q, 1]
+			return []*Node{ReduceSum(c, 0, 2, 3), ReduceSum(x)}                // [h], []
+		}}
+	toks := seqs(3, 10, cfg.VocabSize)
+	for run, tk := range [][][]int{toks, seqs(3, 10, cfg.VocabSize-7)} {
+		res, err := m.Run(tk, Capture("blocks.*.attn.hook_pattern"), Reduce(col0), NoLogits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for l := 0; l < cfg.NLayers; l++ {
+			pat := res.Cache.MustGet("pattern", l)
+			name := "blocks." + string(rune('0'+l)) + ".attn.hook_pattern"
+			outs := res.Reduced["col0-per-head"][name]
+			if len(outs) != 2 {
+				t.Fatalf("layer %d: %d outputs, want 2 (got %v)", l, len(outs), res.Reduced)
+			}
+			B, H, T := pat.Shape[0], pat.Shape[1], pat.Shape[2]
+			if len(outs[0].Shape) != 1 || outs[0].Shape[0] != H || len(outs[1].Shape) != 0 {
+				t.Fatalf("layer %d: output shapes %v %v, want [%d] []", l, outs[0].Shape, outs[1].Shape, H)
+			}
+			total := 0.0
+			for h := 0; h < H; h++ {
+				want := 0.0
+				for b := 0; b < B; b++ {
+					for q := 0; q < T; q++ {
+						v, _ := pat.At(b, h, q, 0)
+						want += float64(v)
+					}
+				}
+				if got := float64(outs[0].Data[h]); math.Abs(got-want) > 1e-5*math.Max(1, want) {
+					t.Fatalf("layer %d head %d: column-0 sum %g on the device, %g on the host", l, h, got, want)
+				}
+			}
+			for _, v := range pat.Data {
+				total += float64(v)
+			}
+			if got := float64(outs[1].Data[0]); math.Abs(got-total) > 1e-4*total { // rows sum to 1: B·H·T
+				t.Fatalf("layer %d: pattern sum %g on the device, %g on the host", l, got, total)
+			}
+		}
+		if run == 1 && m.Compilations() != 1 {
+			t.Fatalf("%d graphs built for two runs of the same structure and shapes, want 1", m.Compilations())
+		}
+	}
+	// Without the capture only the reductions leave the device, and the graph stops at the last
+	// block a reduction reads.
+	res, err := m.Run(toks, Reduce(Reduction{Point: "blocks.0.attn.hook_pattern", ID: "sum",
+		Fn: func(_ *HookContext, x *Node) []*Node { return []*Node{ReduceSum(x)} }}), NoLogits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Cache.acts) != 0 || res.Logits != nil || len(res.Reduced["sum"]) != 1 {
+		t.Fatalf("reduction-only run returned cache %v, logits %v, reductions %v", res.Cache.Names(), res.Logits != nil, res.Reduced)
+	}
+}
+
+func TestReduceBadInputs(t *testing.T) {
+	cfg := tinyConfig()
+	m := tinyModel(t, cfg)
+	toks := seqs(2, 8, cfg.VocabSize)
+	sum := func(_ *HookContext, x *Node) []*Node { return []*Node{ReduceSum(x)} }
+	for _, c := range []struct {
+		r    []Reduction
+		want string
+	}{
+		{[]Reduction{{Point: "blocks.9.attn.hook_pattern", ID: "a", Fn: sum}}, "blocks.9.attn.hook_pattern"},
+		{[]Reduction{{Point: "blocks.0.attn.hook_pattern", Fn: sum}}, "no ID"},
+		{[]Reduction{{Point: "blocks.0.attn.hook_pattern", ID: "a"}}, "no function"},
+		{[]Reduction{{Point: "blocks.0.attn.hook_pattern", ID: "a", Fn: sum}, {Point: "blocks.1.attn.hook_pattern", ID: "a", Fn: sum}}, "given twice"},
+		{[]Reduction{{Point: "blocks.0.attn.hook_pattern", ID: "a",
+			Fn: func(*HookContext, *Node) []*Node { return nil }}}, "returned no outputs"},
+	} {
+		_, err := m.Run(toks, Reduce(c.r...), NoLogits())
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("reductions %v: error %v, want one mentioning %q", c.r, err, c.want)
+		}
+	}
+}
