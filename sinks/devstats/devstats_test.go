@@ -1,6 +1,7 @@
 package devstats
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -140,5 +141,44 @@ func TestBadInputs(t *testing.T) {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
 			t.Errorf("error %v, want one mentioning %q", c.err, c.want)
 		}
+	}
+}
+
+func TestActivationContrastsMatchHost(t *testing.T) {
+	m, toks := plantedModel(t)
+	const pattern = "blocks.*.mlp.hook_post"
+	c, err := m.RunWithCache(toks, pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ActivationContrasts(m, toks, 4, pattern, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != m.Config.NLayers {
+		t.Fatalf("%d layers reduced, want %d", len(got), m.Config.NLayers)
+	}
+	for l := 0; l < m.Config.NLayers; l++ {
+		want, err := metrics.ActivationContrast(c.MustGet("mlp.post", l), 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := got[fmt.Sprintf("blocks.%d.mlp.hook_post", l)]
+		if g == nil {
+			t.Fatalf("layer %d missing from %v", l, got)
+		}
+		for n := range want.First {
+			if !close(g.First[n], want.First[n], 1e-5) || !close(g.Rest[n], want.Rest[n], 1e-5) {
+				t.Fatalf("layer %d neuron %d: device first/rest %.7g/%.7g, host %.7g/%.7g", l, n, g.First[n], g.Rest[n], want.First[n], want.Rest[n])
+			}
+		}
+		if fmt.Sprint(g.TopByDiff) != fmt.Sprint(want.TopByDiff) || fmt.Sprint(g.Top) != fmt.Sprint(want.Top) {
+			t.Errorf("layer %d: device top %v / %v, host %v / %v", l, g.TopByDiff, g.Top, want.TopByDiff, want.Top)
+		}
+	}
+	// The planted super neuron is the top first-token channel of its layer.
+	p, _ := planted.Build(m.Backend, planted.DefaultSpec())
+	if top := got[fmt.Sprintf("blocks.%d.mlp.hook_post", p.Spec.Layer)].TopByDiff[0]; top != p.Spec.Neuron {
+		t.Errorf("top channel of layer %d is %d, the planted neuron is %d", p.Spec.Layer, top, p.Spec.Neuron)
 	}
 }

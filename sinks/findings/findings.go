@@ -149,15 +149,18 @@ func ScanNeurons(s *Setting) (*NeuronScan, error) {
 	}
 	cfg := s.Model.Config
 	L, F, D := cfg.NLayers, cfg.DMLP, cfg.DModel
-	c, err := s.run(s.Main, "blocks.*.mlp.hook_post")
+	// The contrast is reduced on the device (devstats; metrics.ActivationContrast is its host
+	// reference): [b, f] per layer leaves it instead of every layer's [b, T, f] FFN activation
+	// (1.8 GB for Llama-2-7B's 32 layers over 20 × 64 tokens).
+	cons, err := devstats.ActivationContrasts(s.Model, s.Main, s.batch(), "blocks.*.mlp.hook_post", 1)
 	if err != nil {
 		return nil, err
 	}
 	scan := &NeuronScan{Rule: ScanRule}
 	for l := 0; l < L; l++ {
-		con, err := metrics.ActivationContrast(c.MustGet("mlp.post", l), 1)
-		if err != nil {
-			return nil, fmt.Errorf("layer %d: %w", l, err)
+		con := cons[fmt.Sprintf("blocks.%d.mlp.hook_post", l)]
+		if con == nil {
+			return nil, fmt.Errorf("layer %d: no FFN contrast (blocks.%d.mlp.hook_post was not reduced)", l, l)
 		}
 		down, _, err := s.Model.Param(fmt.Sprintf("blocks/%d/mlp/down/weights", l))
 		if err != nil {

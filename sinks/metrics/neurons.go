@@ -73,12 +73,12 @@ func ActivationContrast(act *transformer.Activation, topK int) (*Contrast, error
 	if err := checkTopK(fn, topK, F); err != nil {
 		return nil, err
 	}
-	c := &Contrast{Score: make([]float64, F), Diff: make([]float64, F), First: make([]float64, F), Rest: make([]float64, F)}
+	first, rest := make([]float64, F), make([]float64, F)
 	for b := 0; b < B; b++ {
 		for p := 0; p < P; p++ {
-			acc := c.Rest
+			acc := rest
 			if p == 0 {
-				acc = c.First
+				acc = first
 			}
 			for n, v := range act.Data[(b*P+p)*F : (b*P+p+1)*F] {
 				acc[n] += math.Abs(float64(v))
@@ -86,10 +86,27 @@ func ActivationContrast(act *transformer.Activation, topK int) (*Contrast, error
 		}
 	}
 	for n := 0; n < F; n++ {
-		c.First[n] /= float64(B)
-		c.Rest[n] /= float64(B * (P - 1))
-		c.Score[n] = c.First[n] / (c.Rest[n] + 1e-12)
-		c.Diff[n] = c.First[n] - c.Rest[n]
+		first[n] /= float64(B)
+		rest[n] /= float64(B * (P - 1))
+	}
+	return ContrastFromMeans(first, rest, topK)
+}
+
+// ContrastFromMeans builds the contrast from each neuron's mean |a| at token 0 (first) and at the
+// other tokens (rest), e.g. as reduced on the device (package devstats); it keeps the slices.
+func ContrastFromMeans(first, rest []float64, topK int) (*Contrast, error) {
+	const fn = "ContrastFromMeans"
+	F := len(first)
+	if len(rest) != F || F == 0 {
+		return nil, fmt.Errorf("%s: first has %d neurons and rest %d; want the same positive count", fn, F, len(rest))
+	}
+	if err := checkTopK(fn, topK, F); err != nil {
+		return nil, err
+	}
+	c := &Contrast{Score: make([]float64, F), Diff: make([]float64, F), First: first, Rest: rest}
+	for n := 0; n < F; n++ {
+		c.Score[n] = first[n] / (rest[n] + 1e-12)
+		c.Diff[n] = first[n] - rest[n]
 	}
 	c.Order = descendingOrder(c.Score)
 	c.Top = append([]int(nil), c.Order[:topK]...)

@@ -16,7 +16,7 @@ func TestReduceMatchesCapture(t *testing.T) {
 	col0 := Reduction{Point: "blocks.*.attn.hook_pattern", ID: "col0-per-head",
 		Fn: func(ctx *HookContext, x *Node) []*Node { // x [b, h, q, k]
 			c := Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisElem(0)) // [b, h, q, 1]
-			return []*Node{ReduceSum(c, 0, 2, 3), ReduceSum(x)}                // [h], []
+			return []*Node{ReduceSum(c, 0, 2, 3), ReduceSum(x)}               // [h], []
 		}}
 	toks := seqs(3, 10, cfg.VocabSize)
 	for run, tk := range [][][]int{toks, seqs(3, 10, cfg.VocabSize-7)} {
