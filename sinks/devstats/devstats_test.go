@@ -182,3 +182,39 @@ func TestActivationContrastsMatchHost(t *testing.T) {
 		t.Errorf("top channel of layer %d is %d, the planted neuron is %d", p.Spec.Layer, top, p.Spec.Neuron)
 	}
 }
+
+func TestAtPositionEqualsCaptureSlice(t *testing.T) {
+	m, toks := plantedModel(t)
+	c, err := m.RunWithCache(toks, "blocks.*.hook_resid_pre", "blocks.0.attn.hook_z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pos := range []int{0, 7} {
+		got, err := AtPosition(m, toks, 4, pos, "blocks.*.hook_resid_pre", "blocks.0.attn.hook_z")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != m.Config.NLayers+1 {
+			t.Fatalf("position %d: %d hook points, want %d", pos, len(got), m.Config.NLayers+1)
+		}
+		for name, a := range got {
+			full, _ := c.Get(name)
+			B, T := full.Shape[0], full.Shape[1]
+			row := len(full.Data) / (B * T)
+			if a.Shape[0] != B || a.Shape[1] != 1 || len(a.Data) != B*row || a.Name != name {
+				t.Fatalf("%s at %d: shape %v, %d values, name %q; want [%d 1 …], %d values", name, pos, a.Shape, len(a.Data), a.Name, B, B*row)
+			}
+			for b := 0; b < B; b++ {
+				for j := 0; j < row; j++ {
+					// Not bit-equal: micro-batches of 4 and one batch of 11 round differently.
+					if g, w := a.Data[b*row+j], full.Data[(b*T+pos)*row+j]; !close(float64(g), float64(w), 1e-5) {
+						t.Fatalf("%s sample %d position %d value %d: %g, capture %g", name, b, pos, j, g, w)
+					}
+				}
+			}
+		}
+	}
+	if _, err := AtPosition(m, toks, 4, 24, "blocks.0.hook_resid_pre"); err == nil || !strings.Contains(err.Error(), "position 24") {
+		t.Errorf("position 24 of 24: error %v, want one naming the position", err)
+	}
+}

@@ -437,13 +437,16 @@ func RunDisparity(s *Setting) (*Disparity, error) {
 	if next < L {
 		norm = fmt.Sprintf("blocks.%d.ln1.hook_normalized", next)
 	}
-	c, err := s.run(s.Main, "blocks.*.hook_resid_pre", fmt.Sprintf("blocks.%d.hook_resid_post", nl), norm)
+	// Every statistic here reads token 0 only: the activations are sliced at position 0 on the device
+	// (devstats.AtPosition), 1/T of the transfer, and the host functions run on [b, 1, d] unchanged.
+	post := fmt.Sprintf("blocks.%d.hook_resid_post", nl)
+	at0, err := devstats.AtPosition(s.Model, s.Main, s.batch(), 0, "blocks.*.hook_resid_pre", post, norm)
 	if err != nil {
 		return nil, err
 	}
-	x := c.MustGet(norm)
+	x := at0[norm]
 	d := &Disparity{Layer: next, Norm: norm}
-	if d.Dim, d.DimValue, err = metrics.MassiveDim(c.MustGet("resid_post", nl), 0); err != nil {
+	if d.Dim, d.DimValue, err = metrics.MassiveDim(at0[post], 0); err != nil {
 		return nil, err
 	}
 	if d.DimAfterNorm, d.DimAfterNormValue, err = metrics.MassiveDim(x, 0); err != nil {
@@ -461,7 +464,7 @@ func RunDisparity(s *Setting) (*Disparity, error) {
 		}
 	}
 	for l := 0; l < L; l++ {
-		r, err := metrics.DominanceRatio(c.MustGet("resid_pre", l), 0)
+		r, err := metrics.DominanceRatio(at0[fmt.Sprintf("blocks.%d.hook_resid_pre", l)], 0)
 		if err != nil {
 			return nil, err
 		}

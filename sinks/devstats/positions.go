@@ -1,0 +1,65 @@
+package devstats
+
+import (
+	"fmt"
+
+	. "github.com/gomlx/gomlx/core/graph"
+
+	"github.com/sinkscope/sinkscope/sinks/transformer"
+)
+
+// AtPosition captures the hook points matching patterns (names or globs) at one position only: a
+// map from hook name to its activation [b, 1, …] over all of tokens (micro-batches concatenated,
+// padded rows dropped), sliced in the graph so the other positions never leave the device. Token-0
+// statistics (massive dimension, disparity, dominance) then run unchanged on the host, 1/T of the
+// transfer.
+func AtPosition(m *transformer.Model, tokens [][]int, batch, pos int, patterns ...string) (map[string]*transformer.Activation, error) {
+	const id = "at-position"
+	if len(tokens) == 0 || len(tokens[0]) == 0 {
+		return nil, fmt.Errorf("devstats.AtPosition: need at least one non-empty sequence")
+	}
+	if T := len(tokens[0]); pos < 0 || pos >= T {
+		return nil, fmt.Errorf("devstats.AtPosition: position %d is outside the %d positions [0, %d)", pos, T, T)
+	}
+	if len(patterns) == 0 {
+		return nil, fmt.Errorf("devstats.AtPosition: give at least one hook name or pattern")
+	}
+	rs := make([]transformer.Reduction, len(patterns))
+	for i, p := range patterns {
+		rs[i] = transformer.Reduction{Point: p, ID: fmt.Sprintf("%s-%d-%d", id, pos, i), Fn: func(_ *transformer.HookContext, x *Node) []*Node {
+			if x.Rank() < 2 {
+				panic(fmt.Sprintf("AtPosition needs an activation [b, p, …], got shape %s", x.Shape()))
+			}
+			axes := make([]SliceAxisSpec, x.Rank())
+			for k := range axes {
+				axes[k] = AxisRange()
+			}
+			axes[1] = AxisElem(pos)
+			return []*Node{Slice(x, axes...)} // [b, 1, …]
+		}}
+	}
+	out := map[string]*transformer.Activation{}
+	err := microBatches(m, tokens, batch, rs, nil, func(res *transformer.Result, real int) error {
+		for _, r := range rs {
+			for name, outs := range res.Reduced[r.ID] {
+				a := outs[0]
+				row := len(a.Data) / a.Shape[0]
+				if prev := out[name]; prev != nil {
+					prev.Data = append(prev.Data, a.Data[:real*row]...)
+					prev.Shape[0] += real
+					continue
+				}
+				a.Name, a.Data, a.Shape[0] = name, a.Data[:real*row], real
+				if hp, ok := m.Config.HookPointByName(name); ok {
+					a.Dims = hp.Dims
+				}
+				out[name] = a
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("devstats.AtPosition: %w", err)
+	}
+	return out, nil
+}
