@@ -98,7 +98,7 @@ func TestReproduceWritesEverything(t *testing.T) {
 		t.Skip("renders figures with node")
 	}
 	p := PaperParams()
-	p.Samples, p.Random, p.SeqLen = 6, 32, 24
+	p.Samples, p.Random, p.SeqLen = 6, 37, 24
 	s, d, _, err := Prepare(nil, "planted", p)
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +111,19 @@ func TestReproduceWritesEverything(t *testing.T) {
 	}
 	if len(r.Figures) < 10 || len(steps) < 8 {
 		t.Fatalf("%d figures, steps %v", len(r.Figures), steps)
+	}
+	t.Logf("graphs compiled: %d in all, per step %v", r.Graphs, r.StepGraphs)
+	// Every step compiles a bounded number of graphs whatever the batch sizes (micro-batches are
+	// padded to one shape): a new graph per run structure, not per batch.
+	sum := 0
+	for name, n := range r.StepGraphs {
+		sum += n
+		if n > maxStepGraphs[name] {
+			t.Errorf("step %q compiled %d graphs, want at most %d", name, n, maxStepGraphs[name])
+		}
+	}
+	if sum != r.Graphs || r.Graphs > 16 {
+		t.Errorf("%d graphs compiled in all (steps add up to %d), want at most 16", r.Graphs, sum)
 	}
 	for _, f := range r.Figures {
 		for _, ext := range []string{".svg", ".html"} {
@@ -159,4 +172,13 @@ func TestFiguresFromPartialResults(t *testing.T) {
 			t.Errorf("Figures(%+v): %v", r, err)
 		}
 	}
+}
+
+// maxStepGraphs bounds the graphs each reproduce step may compile on the planted model.
+// The random batch (37 sequences, micro-batches of 16) ends in a partial micro-batch: padded, it
+// compiles nothing more.
+var maxStepGraphs = map[string]int{
+	"super-neuron layer scan": 1, "sink onset (Fig. 3)": 1, "variance discrepancy (Fig. 4, toy)": 2,
+	"W_O preservation (Fig. 7)": 1, "super neurons (Fig. 8-10)": 1, "dimension disparity (Table 1)": 1,
+	"QK lock (Fig. 12)": 1, "effective rank (Fig. 21)": 1, "interventions (Figs. 5-6)": 4,
 }

@@ -27,6 +27,10 @@ type Results struct {
 	Inputs  Inputs    `json:"inputs"`
 	Started time.Time `json:"started"`
 	Seconds float64   `json:"seconds"`
+	// Graphs is the number of model graphs the run compiled (each costs seconds on a GPU): one per
+	// structure of run (captures, reductions, hooks) and input shape; StepGraphs per step, by name.
+	Graphs     int            `json:"graphs_compiled"`
+	StepGraphs map[string]int `json:"graphs_per_step"`
 	// NeuronLayer is the super-neuron layer the findings read; Scan, when present, is the layer
 	// scan that chose it (absent when the layer was given).
 	NeuronLayer int                     `json:"neuron_layer"`
@@ -155,11 +159,16 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 		}},
 	}
 	total := len(steps) + 1
+	graphs0 := s.Model.Compilations()
+	r.StepGraphs = map[string]int{}
 	for i, st := range steps {
 		if progress != nil {
 			progress(Step{Name: st.name, Done: i, Of: total})
 		}
-		if err := st.fn(); err != nil {
+		before := s.Model.Compilations()
+		err := st.fn()
+		r.StepGraphs[st.name] = s.Model.Compilations() - before
+		if err != nil {
 			r.Errors = append(r.Errors, fmt.Sprintf("%s: %v", st.name, err))
 			if i == 0 { // without a neuron layer nothing else can run
 				break
@@ -167,6 +176,7 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 		}
 	}
 	r.NeuronLayer, r.Scan = s.NeuronLayer, s.Scan
+	r.Graphs = s.Model.Compilations() - graphs0
 	r.Definitions = Definitions(r)
 	r.Seconds = time.Since(r.Started).Seconds()
 	// The numbers first: a figure failure below cannot lose them.
