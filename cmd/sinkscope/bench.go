@@ -8,14 +8,17 @@ import (
 	"github.com/gomlx/compute/dtypes"
 
 	batchpkg "github.com/sinkscope/sinkscope/datasets/batch"
+	"github.com/sinkscope/sinkscope/sinks/devstats"
 	"github.com/sinkscope/sinkscope/sinks/interventions"
+	"github.com/sinkscope/sinkscope/sinks/metrics"
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
 var bf16DType = dtypes.BFloat16
 
 // cmdBench measures forward passes with every hook point captured (the heaviest analysis case),
-// with only attention patterns, and with logits only.
+// with only attention patterns, with logits only, and the sink-onset finding (Fig. 3) with its
+// statistics on the host and on the device.
 func cmdBench(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	source := fs.String("model", "random:small", "model source")
@@ -42,31 +45,53 @@ func cmdBench(args []string) error {
 			toks[b][p] = (b*131 + p*31 + 7) % m.Config.VocabSize
 		}
 	}
+	run := func(opts ...transformer.Option) func() error {
+		return func() error { _, err := m.Run(toks, opts...); return err }
+	}
+	L := m.Config.NLayers
 	cases := []struct {
 		name string
-		opts []transformer.Option
+		fn   func() error
 	}{
-		{"full capture", []transformer.Option{transformer.Capture("*")}},
-		{"patterns only", []transformer.Option{transformer.Capture("blocks.*.attn.hook_pattern"), transformer.NoLogits()}},
-		{"logits only", nil},
+		{"full capture", run(transformer.Capture("*"))},
+		{"patterns only", run(transformer.Capture("blocks.*.attn.hook_pattern"), transformer.NoLogits())},
+		{"logits only", run()},
+		// Fig. 3's finding both ways: the patterns and residuals to the host and reduced there
+		// (metrics, float64), or reduced in the graph (devstats: kilobytes leave the device).
+		{"sink onset, host", func() error {
+			c, err := m.RunWithCache(toks, metrics.SinkProfileNames...)
+			if err != nil {
+				return err
+			}
+			if _, err := metrics.SinkProfile(c, L); err != nil {
+				return err
+			}
+			pats := make([]*transformer.Activation, L)
+			for l := range pats {
+				pats[l] = c.MustGet("pattern", l)
+			}
+			_, err = metrics.GuSinkScores(pats, 0, metrics.GuEps)
+			return err
+		}},
+		{"sink onset, device", func() error { _, _, err := devstats.SinkOnset(m, toks, len(toks), 0, metrics.GuEps); return err }},
 	}
 	fmt.Fprintf(stdout, "batch %d × %d tokens\n", *batch, *seqLen)
 	for _, c := range cases {
 		t0 := time.Now()
-		if _, err := m.Run(toks, c.opts...); err != nil {
-			return err
+		if err := c.fn(); err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
 		}
 		first := time.Since(t0)
 		n := 0
 		t0 = time.Now()
 		for time.Since(t0).Seconds() < *seconds || n < 3 {
-			if _, err := m.Run(toks, c.opts...); err != nil {
-				return err
+			if err := c.fn(); err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
 			}
 			n++
 		}
 		el := time.Since(t0).Seconds()
-		fmt.Fprintf(stdout, "%-14s %9.0f tokens/s  (%d runs, %.1f ms/run; first run with compilation %.2fs)\n",
+		fmt.Fprintf(stdout, "%-18s %9.0f tokens/s  (%d runs, %.1f ms/run; first run with compilation %.2fs)\n",
 			c.name, float64(n**batch**seqLen)/el, n, 1000*el/float64(n), first.Seconds())
 	}
 	return nil
