@@ -7,7 +7,7 @@
 #   capture   every hook point copied back to the host      BenchmarkForwardFullCapture
 #   train     one AdamW step (forward, loss, backward)      BenchmarkTrainStep (sinks/train)
 #
-# The twin is scripts/bench_cpu_twin.py (Debian's python3-torch 1.13 on OpenBLAS, one thread). The
+# The twin is scripts/bench_twin.py (Debian's python3-torch 1.13 on OpenBLAS, one thread). The
 # two run one after the other, each case for at least $BENCH_SECONDS seconds (default 3). The last
 # line is the ratios, sinkscope tokens/s over PyTorch tokens/s (above 1: sinkscope is faster).
 #
@@ -42,8 +42,8 @@ go_tps() { # the tokens/s metric of one benchmark
 }
 
 # 2. PyTorch.
-log "pytorch: scripts/bench_cpu_twin.py --threads $threads --seconds $seconds"
-pyout="$("$python" scripts/bench_cpu_twin.py --threads "$threads" --seconds "$seconds")"
+log "pytorch: scripts/bench_twin.py --threads $threads --seconds $seconds"
+pyout="$("$python" scripts/bench_twin.py --threads "$threads" --seconds "$seconds")"
 printf '%s\n' "$pyout" >&2
 py_tps() { printf '%s' "$pyout" | "$python" -c "import json, sys; print(json.load(sys.stdin)['$1']['tokens_per_s'])"; }
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""PyTorch CPU twin of sinkscope's CPU benchmarks, run by scripts/bench-cpu.sh.
+"""PyTorch twin of sinkscope's benchmarks: CPU (scripts/bench-cpu.sh) and GPU (scripts/gpu-bench.sh).
 
-The model is the one of sinks/transformer/bench_test.go (benchConfig): Llama-style, 4 layers, d 128,
-4 query heads and 2 key/value heads (GQA, d_head 32), SwiGLU 512 (silu), vocab 512, RMSNorm eps 1e-6,
-RoPE theta 10000 (HF rotate_half), untied unembedding, no biases, N(0, 0.02) init; float32, a batch
-of 8 x 64 tokens. Attention is written out (scores, mask, softmax, pattern . V) as the Go forward
-pass does it. The cases match the Go benchmarks:
+--model bench (the default) is the model of sinks/transformer/bench_test.go (benchConfig):
+Llama-style, 4 layers, d 128, 4 query heads and 2 key/value heads (GQA, d_head 32), SwiGLU 512
+(silu), vocab 512, RMSNorm eps 1e-6, RoPE theta 10000 (HF rotate_half), untied unembedding, no
+biases, N(0, 0.02) init; float32, a batch of 8 x 64 tokens. --model paper-152m is sinkscope's
+random:paper-152m (d 768, 12 layers, 12 heads, SwiGLU 3072, vocab 50304, tied embeddings), for the
+GPU comparison with `sinkscope bench`; --batch and --seq set the batch, --device the torch device.
+Attention is written out (scores, mask, softmax, pattern . V) as the Go forward pass does it. The
+cases match the Go benchmarks:
 
   logits    BenchmarkForwardLogits: eval mode, no_grad, logits copied out as numpy
   patterns  BenchmarkForwardPatterns: the attention pattern of every layer copied out, no unembedding
@@ -14,6 +17,9 @@ pass does it. The cases match the Go benchmarks:
             result, attn_out, resid_mid, ln2, mlp gate/up/post, mlp_out, resid_post; final norm, logits)
   train     BenchmarkTrainStep (sinks/train): forward, cross-entropy, backward, global-norm clipping at 1
             and an AdamW step (betas 0.9/0.95, eps 1e-8, weight decay 0.1 on the weight matrices only)
+  sinkonset `sinkscope bench`'s "sink onset, device": Fig. 3's statistics reduced on the device (per
+            layer and sample: attention to token 0 summed over queries 1..T-1, query 0's self-weight,
+            the weight on keys 1..q, Gu's column mean, residual norms per position), then copied out
 
 Each case runs a warm-up, then repeats until at least --seconds have passed; tokens/s goes to
 stdout as one JSON object.
@@ -29,9 +35,21 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-VOCAB, D, LAYERS, HEADS, KV_HEADS, MLP, EPS, THETA = 512, 128, 4, 4, 2, 512, 1e-6, 10000.0
+MODELS = {  # vocab, d, layers, heads, kv heads, mlp, tied embeddings
+    "bench": (512, 128, 4, 4, 2, 512, False),
+    "paper-152m": (50304, 768, 12, 12, 12, 3072, True),
+}
+VOCAB, D, LAYERS, HEADS, KV_HEADS, MLP, TIED = MODELS["bench"]
+EPS, THETA = 1e-6, 10000.0
 DH = D // HEADS
 BATCH, SEQ = 8, 64
+DEVICE = "cpu"
+
+
+def configure(model, batch, seq, device):
+    global VOCAB, D, LAYERS, HEADS, KV_HEADS, MLP, TIED, DH, BATCH, SEQ, DEVICE
+    VOCAB, D, LAYERS, HEADS, KV_HEADS, MLP, TIED = MODELS[model]
+    DH, BATCH, SEQ, DEVICE = D // HEADS, batch, seq, device
 
 
 class RMSNorm(nn.Module):
@@ -110,7 +128,7 @@ class Hooks:
 
     def __call__(self, suffix, x):
         if self.wants(suffix):
-            self.out[self.name(suffix)] = x.detach().numpy().copy()
+            self.out[self.name(suffix)] = x.detach().cpu().numpy().copy()
         return x
 
 
@@ -124,15 +142,18 @@ class Twin(nn.Module):
         for p in self.parameters():
             if p.dim() == 2:
                 nn.init.normal_(p, std=0.02)
+        if TIED:
+            self.unembed.weight = self.embed.weight
 
     def forward(self, tokens, hook=None, logits=True):
         hook = hook or Hooks()
         B, T = tokens.shape
-        inv = 1.0 / THETA ** (torch.arange(0, DH, 2, dtype=torch.float32) / DH)
-        freqs = torch.outer(torch.arange(T, dtype=torch.float32), inv)
+        dev = tokens.device
+        inv = 1.0 / THETA ** (torch.arange(0, DH, 2, dtype=torch.float32, device=dev) / DH)
+        freqs = torch.outer(torch.arange(T, dtype=torch.float32, device=dev), inv)
         emb = torch.cat((freqs, freqs), dim=-1)  # [T, DH]
         cos, sin = emb.cos()[None, :, None, :], emb.sin()[None, :, None, :]
-        mask = torch.ones(T, T, dtype=torch.bool).tril()
+        mask = torch.ones(T, T, dtype=torch.bool, device=dev).tril()
         hook.layer = -1
         x = hook("hook_embed", self.embed(tokens))
         for l, block in enumerate(self.blocks):
@@ -162,17 +183,49 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (1 was fastest on 2 cores)")
     ap.add_argument("--seconds", type=float, default=3.0, help="minimum measuring time per case")
     ap.add_argument("--cases", default="logits,patterns,capture,train")
+    ap.add_argument("--model", default="bench", choices=sorted(MODELS))
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seq", type=int, default=64)
+    ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     args = ap.parse_args()
+    configure(args.model, args.batch, args.seq, args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
+    if DEVICE.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = False  # float32 products as sinkscope's (no TF32)
+        torch.backends.cudnn.allow_tf32 = False
 
-    model = Twin().eval()
+    model = Twin().eval().to(DEVICE)
     tokens = torch.tensor([[(b * 7 + p * 13 + 3) % VOCAB for p in range(SEQ + 1)] for b in range(BATCH)])
-    inputs, labels = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
+    inputs, labels = tokens[:, :-1].contiguous().to(DEVICE), tokens[:, 1:].contiguous().to(DEVICE)
 
     def logits():
         with torch.no_grad():
-            return model(inputs).numpy().copy()
+            return model(inputs).cpu().numpy().copy()
+
+    def sinkonset():
+        with torch.no_grad():
+            stats = []  # reduced on the device, copied out at the end
+
+            class Reduce(Hooks):
+                def wants(self, suffix):
+                    return suffix in ("attn.hook_pattern", "hook_resid_pre")
+
+                def __call__(self, suffix, x):
+                    if suffix == "attn.hook_pattern":
+                        T = x.shape[-1]
+                        q = torch.arange(T, device=x.device)
+                        lower = (q[None, :] <= q[:, None]) & (q[None, :] >= 1) & (q[:, None] >= 1)
+                        stats.append(x[:, :, 1:, 0].sum(-1))  # [b, h]
+                        stats.append(x[:, :, 0, 0])
+                        stats.append((x * lower).sum((-1, -2)))
+                        stats.append(x[:, :, :, 0].mean(-1))
+                    elif suffix == "hook_resid_pre":
+                        stats.append(x.norm(dim=-1))  # [b, p]
+                    return x
+
+            model(inputs, Reduce(), logits=False)
+            return [t.cpu().numpy() for t in stats]
 
     def patterns():
         with torch.no_grad():
@@ -186,7 +239,7 @@ def main():
             model(inputs, h)
             return h.out
 
-    train_model = Twin().train()
+    train_model = Twin().train().to(DEVICE)
     decay = [p for n, p in train_model.named_parameters() if p.dim() == 2]
     no_decay = [p for n, p in train_model.named_parameters() if p.dim() != 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
@@ -195,7 +248,7 @@ def main():
     def train():
         opt.zero_grad(set_to_none=True)
         out = train_model(inputs)
-        loss = F.cross_entropy(out.view(-1, VOCAB), labels.view(-1))
+        loss = F.cross_entropy(out.reshape(-1, VOCAB), labels.reshape(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(train_model.parameters(), 1.0)
         opt.step()
@@ -203,8 +256,8 @@ def main():
 
     with_hooks = capture()
     assert len(with_hooks) == 3 + 19 * LAYERS, sorted(with_hooks)  # sinkscope's Capture("*") count
-    cases = {"logits": logits, "patterns": patterns, "capture": capture, "train": train}
-    result = {"threads": args.threads, "torch": torch.__version__}
+    cases = {"logits": logits, "patterns": patterns, "capture": capture, "train": train, "sinkonset": sinkonset}
+    result = {"threads": args.threads, "torch": torch.__version__, "model": args.model, "batch": BATCH, "seq": SEQ, "device": DEVICE}
     for name in args.cases.split(","):
         tps, n = measure(cases[name], args.seconds)
         result[name] = {"tokens_per_s": round(tps, 1), "iterations": n}

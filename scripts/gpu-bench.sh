@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds the GPU binary for the analysis benchmarks on the GPU machine (no Go there) and prints the
+# command to run there: `sinkscope bench` on random:paper-152m (full capture, patterns only, logits
+# only, and the sink-onset finding with its statistics on the host and on the device) beside the
+# PyTorch twin (scripts/bench_twin.py --device cuda: the same architecture, float32 without TF32,
+# hooks copying to the host; its sinkonset case reduces on the GPU too), at batch 8 and 64 × 64
+# tokens, one after the other in one call. Carry: gpucarry.
+#
+#   scripts/gpu-bench.sh [SECONDS]        default 5 s per case
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+secs="${1:-5}"
+mkdir -p gpucarry
+rm -f gpucarry/sinkscope gpucarry/sinkscope.gz
+CGO_ENABLED=1 go build -ldflags="-s -w" -o gpucarry/sinkscope ./cmd/sinkscope
+gzip -9 gpucarry/sinkscope
+cat <<CMD
+# on the GPU machine (carry: gpucarry):
+gunzip -k gpucarry/sinkscope.gz && chmod +x gpucarry/sinkscope
+plugin=\$(ls /opt/torch/.venv/lib/python3.*/site-packages/jax_plugins/xla_cuda*/xla_cuda_plugin.so | head -1)
+export GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0 GOMLX_BACKEND=xla:\$plugin
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+for b in 8 64; do
+  gpucarry/sinkscope bench --model random:paper-152m --batch \$b --seconds $secs
+  /opt/torch/.venv/bin/python scripts/bench_twin.py --device cuda --model paper-152m --batch \$b \\
+    --cases logits,patterns,capture,sinkonset --seconds $secs
+done
+CMD
