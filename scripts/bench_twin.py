@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 MODELS = {  # vocab, d, layers, heads, kv heads, mlp, tied embeddings
     "bench": (512, 128, 4, 4, 2, 512, False),
+    "gpu-28m": (8192, 512, 8, 8, 8, 1536, True),
     "paper-152m": (50304, 768, 12, 12, 12, 3072, True),
 }
 VOCAB, D, LAYERS, HEADS, KV_HEADS, MLP, TIED = MODELS["bench"]
@@ -167,7 +168,11 @@ class Twin(nn.Module):
 
 
 def measure(fn, seconds, warmup=3):
-    for _ in range(warmup):
+    """tokens/s of fn after warm-up calls, the iterations, and the first call's seconds (compilation)."""
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    for _ in range(warmup - 1):
         fn()
     n, t0 = 0, time.perf_counter()
     while True:
@@ -175,7 +180,7 @@ def measure(fn, seconds, warmup=3):
         n += 1
         elapsed = time.perf_counter() - t0
         if elapsed >= seconds:
-            return BATCH * SEQ * n / elapsed, n
+            return BATCH * SEQ * n / elapsed, n, first
 
 
 def main():
@@ -187,6 +192,8 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=64)
     ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    ap.add_argument("--bf16", action="store_true", help="train case: bfloat16 autocast (sinkscope --bf16: bf16 products)")
+    ap.add_argument("--compile", action="store_true", help="train case: torch.compile the model")
     args = ap.parse_args()
     configure(args.model, args.batch, args.seq, args.device)
     torch.set_num_threads(args.threads)
@@ -245,22 +252,27 @@ def main():
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=1e-3, betas=(0.9, 0.95), eps=1e-8)
 
+    step_model = torch.compile(train_model) if args.compile else train_model
+
     def train():
         opt.zero_grad(set_to_none=True)
-        out = train_model(inputs)
+        with torch.autocast(device_type=DEVICE.split(":")[0], dtype=torch.bfloat16, enabled=args.bf16):
+            out = step_model(inputs).float()
         loss = F.cross_entropy(out.reshape(-1, VOCAB), labels.reshape(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(train_model.parameters(), 1.0)
         opt.step()
         return loss.item()
 
-    with_hooks = capture()
-    assert len(with_hooks) == 3 + 19 * LAYERS, sorted(with_hooks)  # sinkscope's Capture("*") count
+    if "capture" in args.cases:
+        with_hooks = capture()
+        assert len(with_hooks) == 3 + 19 * LAYERS, sorted(with_hooks)  # sinkscope's Capture("*") count
     cases = {"logits": logits, "patterns": patterns, "capture": capture, "train": train, "sinkonset": sinkonset}
-    result = {"threads": args.threads, "torch": torch.__version__, "model": args.model, "batch": BATCH, "seq": SEQ, "device": DEVICE}
+    result = {"threads": args.threads, "torch": torch.__version__, "model": args.model, "batch": BATCH, "seq": SEQ,
+              "device": DEVICE, "bf16": args.bf16, "compile": args.compile}
     for name in args.cases.split(","):
-        tps, n = measure(cases[name], args.seconds)
-        result[name] = {"tokens_per_s": round(tps, 1), "iterations": n}
+        tps, n, first = measure(cases[name], args.seconds)
+        result[name] = {"tokens_per_s": round(tps, 1), "iterations": n, "first_s": round(first, 3)}
     print(json.dumps(result))
 
 

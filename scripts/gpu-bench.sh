@@ -4,7 +4,9 @@
 # only, and the sink-onset finding with its statistics on the host and on the device) beside the
 # PyTorch twin (scripts/bench_twin.py --device cuda: the same architecture, float32 without TF32,
 # hooks copying to the host; its sinkonset case reduces on the GPU too), at batch 8 and 64 × 64
-# tokens, one after the other in one call. Carry: gpucarry.
+# tokens, one after the other in one call; then the training loop (`sinkscope bench --train`, bf16
+# products) beside the twin's training step (bf16 autocast, eager and torch.compile) for gpu-28m
+# (batch 32 × 256) and paper-152m (batch 8 × 1024). Carry: gpucarry.
 #
 #   scripts/gpu-bench.sh [SECONDS]        default 5 s per case
 set -euo pipefail
@@ -25,5 +27,13 @@ for b in 8 64; do
   gpucarry/sinkscope bench --model random:paper-152m --batch \$b --seconds $secs
   /opt/torch/.venv/bin/python scripts/bench_twin.py --device cuda --model paper-152m --batch \$b \\
     --cases logits,patterns,capture,sinkonset --seconds $secs
+done
+for mb in gpu-28m:32:256 paper-152m:8:1024; do
+  IFS=: read m b t <<<"\$mb"
+  gpucarry/sinkscope bench --model random:\$m --train 60 --bf16 --batch \$b --seq \$t
+  for c in "" --compile; do
+    /opt/torch/.venv/bin/python scripts/bench_twin.py --device cuda --model \$m --batch \$b --seq \$t \
+      --cases train --bf16 \$c --seconds $secs
+  done
 done
 CMD

@@ -27,8 +27,13 @@ func cmdBench(args []string) error {
 	seconds := fs.Float64("seconds", 5, "minimum measuring time per case")
 	sweep := fs.Bool("sweep", false, "instead: the paper's λ sweep (Fig. 6: k 10, layers 0–1, observed at layer 2, 8 λ × 2 arms) on --sweep-n random sequences × --seq tokens, in micro-batches of --batch")
 	sweepN := fs.Int("sweep-n", 200, "random sequences of the λ sweep (paper: 200)")
+	trainSteps := fs.Int("train", 0, "instead: time that many steps of the training loop on random tokens for a random:<preset> architecture, batch --batch × --seq")
+	bf16 := fs.Bool("bf16", false, "with --train: matrix products in bfloat16 (mixed precision)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *trainSteps > 0 {
+		return benchTrain(*source, *batch, *seqLen, *trainSteps, *bf16)
 	}
 	l, err := openModel(*source, false)
 	if err != nil {

@@ -185,9 +185,21 @@ func TestBenchCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"full capture", "patterns only", "logits only", "tokens/s"} {
+	for _, want := range []string{"full capture", "patterns only", "logits only", "sink onset, host", "sink onset, device", "tokens/s"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = runCmd(t, cmdBench, "--model", "random:tiny", "--train", "5", "--batch", "2", "--seq", "16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "batch 2 × 16 tokens, float32: first step") || !strings.Contains(out, "over 3 steps") {
+		t.Errorf("bench --train output:\n%s", out)
+	}
+	for _, bad := range [][]string{{"--model", "planted", "--train", "5"}, {"--model", "random:tiny", "--train", "2"}} {
+		if _, err := runCmd(t, cmdBench, bad...); err == nil {
+			t.Errorf("bench %v: no error", bad)
 		}
 	}
 }

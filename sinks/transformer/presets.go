@@ -35,6 +35,14 @@ var Presets = map[string]Preset{
 			Activation: "silu", TiedEmbeddings: true, BOSTokenID: -1, EOSTokenID: -1},
 		Init: RandomInit{Seed: 1337, Std: 0.02, ResidualStd: 0.02 / math.Sqrt(2*6)},
 	},
+	"gpu-28m": {
+		Name: "gpu-28m",
+		Doc:  "a 28M-parameter Llama-style model (8 layers, d 512, 8 heads, SwiGLU 1536, vocab 8192, tied) for GPU training benchmarks",
+		Config: Config{Family: Llama, VocabSize: 8192, DModel: 512, NLayers: 8, NHeads: 8, DMLP: 1536,
+			MaxSeqLen: 1024, Norm: RMSNorm, NormEps: 1e-6, Position: RoPE, RopeTheta: 10000, MLP: SwiGLU,
+			Activation: "silu", TiedEmbeddings: true, BOSTokenID: -1, EOSTokenID: -1},
+		Init: RandomInit{Seed: 1337, Std: 0.02, ResidualStd: 0.02 / math.Sqrt(2*8)},
+	},
 	"tiny": {
 		Name: "tiny",
 		Doc:  "a tiny Llama-style model (2 layers, d 64, 4 heads) for tests",

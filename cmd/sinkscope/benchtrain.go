@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/sinkscope/sinkscope/datasets/textstream"
+	"github.com/sinkscope/sinkscope/sinks/backend"
+	"github.com/sinkscope/sinkscope/sinks/train"
+	"github.com/sinkscope/sinkscope/sinks/transformer"
+)
+
+// benchTrain times the training loop of `sinkscope train` (AdamW, clipping, the per-step loss read)
+// on uniformly random tokens for the architecture of a transformer preset: the first step (with
+// compilation) and the median tokens/s of the others. The run goes to a temporary directory that
+// is removed afterwards.
+func benchTrain(source string, batch, seqLen, steps int, bf16 bool) error {
+	name, ok := strings.CutPrefix(source, "random:")
+	if !ok {
+		return fmt.Errorf("bench --train takes a random:<preset> model (the architecture to train), got %q", source)
+	}
+	p, err := transformer.LookupPreset(name)
+	if err != nil {
+		return err
+	}
+	if steps < 3 {
+		return fmt.Errorf("bench --train needs at least 3 steps, got %d", steps)
+	}
+	cfg := p.Config
+	cfg.MaxSeqLen = max(cfg.MaxSeqLen, seqLen)
+	data, err := textstream.NewRandom(cfg.VocabSize, seqLen, -1, 1)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "sinkscope-bench-train-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	be, err := backend.New()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, backend.Describe(be))
+	L := cfg.NLayers
+	opts := train.Options{Model: cfg,
+		Init: transformer.RandomInit{Seed: 1, Std: 0.02, ResidualStd: 0.02 / math.Sqrt(float64(2*L))},
+		Opt: train.AdamW{LR: 1e-3, MinLRFrac: 0.1, Warmup: 10, Steps: steps, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8,
+			WeightDecay: 0.1, ClipNorm: 1},
+		Batch: batch, Accum: 1, BF16: bf16,
+		EvalEvery: steps + 1, EvalBatches: 1, SinkEvery: steps + 1, SaveEvery: steps + 1, Keep: 1}
+	var tps []float64
+	first := 0.0
+	_, err = train.Run(context.Background(), be, dir, opts, data, func(pr train.Progress) {
+		if pr.Step == 1 {
+			first = pr.Record.Seconds
+		} else if pr.Step < steps { // the last step also evaluates and saves
+			tps = append(tps, pr.Record.TokensPS)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	sort.Float64s(tps)
+	prec := "float32"
+	if bf16 {
+		prec = "bf16 matrix products"
+	}
+	fmt.Fprintf(stdout, "train %s (%d layers, d %d), batch %d × %d tokens, %s: first step (with compilation) %.2fs, then median %.0f tokens/s over %d steps (min %.0f, max %.0f)\n",
+		source, L, cfg.DModel, batch, seqLen, prec, first, tps[len(tps)/2], len(tps), tps[0], tps[len(tps)-1])
+	return nil
+}
