@@ -5,7 +5,7 @@ ENV := source scripts/env.sh &&
 MODEL ?=
 ARGS ?=
 
-.PHONY: setup reproduce test bench bench-cpu build vet
+.PHONY: setup reproduce test bench bench-cpu bench-notebook build vet
 
 setup:
 	@scripts/setup.sh
@@ -44,3 +44,8 @@ bench:
 bench-cpu:
 	@scripts/setup.sh --no-notebooks
 	@$(ENV) scripts/bench-cpu.sh
+
+# Warm-cell latency of the notebooks' GoNB kernel through Jupyter (median, split into goimports,
+# go get, go build and the run); ARGS=--compare also measures the kernel without -ldflags=-w.
+bench-notebook: setup
+	@$(ENV) scripts/bench-notebook.sh $(ARGS)
