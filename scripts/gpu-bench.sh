@@ -5,8 +5,9 @@
 # PyTorch twin (scripts/bench_twin.py --device cuda: the same architecture, float32 without TF32,
 # hooks copying to the host; its sinkonset case reduces on the GPU too), at batch 8 and 64 × 64
 # tokens, one after the other in one call; then the training loop (`sinkscope bench --train`, bf16
-# products) beside the twin's training step (bf16 autocast, eager and torch.compile) for gpu-28m
-# (batch 32 × 256) and paper-152m (batch 8 × 1024). Carry: gpucarry.
+# products) beside the twin's training step (bf16 autocast, eager and torch.compile) and the JAX twin
+# (scripts/bench_jax_twin.py, one jitted step, bf16 products) for gpu-28m (batch 32 × 256) and
+# paper-152m (batch 8 × 1024). Carry: gpucarry.
 #
 #   scripts/gpu-bench.sh [SECONDS]        default 5 s per case
 set -euo pipefail
@@ -35,5 +36,6 @@ for mb in gpu-28m:32:256 paper-152m:8:1024; do
     /opt/torch/.venv/bin/python scripts/bench_twin.py --device cuda --model \$m --batch \$b --seq \$t \
       --cases train --bf16 \$c --seconds $secs
   done
+  /opt/torch/.venv/bin/python scripts/bench_jax_twin.py --model \$m --batch \$b --seq \$t --bf16 --seconds $secs
 done
 CMD
