@@ -20,8 +20,8 @@ import (
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
-// microBatches runs tokens through m in micro-batches of exactly `batch` sequences (the last padded
-// with copies of its first sequence) with the reductions and options, calling fn with each result and
+// microBatches runs tokens through m in balanced micro-batches of at most `batch` sequences
+// (transformer.MicroBatch; the last padded with copies of its first sequence) with the reductions and options, calling fn with each result and
 // the number of real (unpadded) rows at its front.
 func microBatches(m *transformer.Model, tokens [][]int, batch int, rs []transformer.Reduction, opts func(real int) []transformer.Option,
 	fn func(res *transformer.Result, real int) error) error {
@@ -31,7 +31,7 @@ func microBatches(m *transformer.Model, tokens [][]int, batch int, rs []transfor
 	if batch <= 0 {
 		return fmt.Errorf("batch must be positive, got %d", batch)
 	}
-	batch = min(batch, len(tokens))
+	batch = transformer.MicroBatch(len(tokens), batch)
 	for i := 0; i < len(tokens); i += batch {
 		chunk := tokens[i:min(i+batch, len(tokens))]
 		real := len(chunk)

@@ -58,7 +58,7 @@ func AcrossSampleStd(m *transformer.Model, tokens [][]int, batch int, name strin
 	if len(tokens) < 2 {
 		return nil, fmt.Errorf("devstats.AcrossSampleStd at %s: a std across samples needs at least 2 sequences, got %d", name, len(tokens))
 	}
-	batch = min(batch, len(tokens))
+	batch = transformer.MicroBatch(len(tokens), batch) // the size microBatches uses: the row weights match it
 	r := transformer.Reduction{Point: name, ID: id, Fn: func(ctx *transformer.HookContext, x *Node) []*Node {
 		x = flattenTokens(x)                                             // [b, p, n]
 		w := ctx.Input(wName)                                            // [b]: 1 for real rows, 0 for padding

@@ -98,7 +98,7 @@ func TestReproduceWritesEverything(t *testing.T) {
 		t.Skip("renders figures with node")
 	}
 	p := PaperParams()
-	p.Samples, p.Random, p.SeqLen = 6, 37, 24
+	p.Samples, p.Random, p.SeqLen = 20, 37, 24 // 20 and 37 at batch 16: uneven micro-batches
 	s, d, _, err := Prepare(nil, "planted", p)
 	if err != nil {
 		t.Fatal(err)
@@ -175,8 +175,8 @@ func TestFiguresFromPartialResults(t *testing.T) {
 }
 
 // maxStepGraphs bounds the graphs each reproduce step may compile on the planted model.
-// The random batch (37 sequences, micro-batches of 16) ends in a partial micro-batch: padded, it
-// compiles nothing more.
+// The main batch (20 sequences at 16) runs as 2 × 10 and the random batch (37) as 13 + 13 + 11
+// padded to 13: one graph per run structure.
 var maxStepGraphs = map[string]int{
 	"super-neuron layer scan": 1, "sink onset (Fig. 3)": 1, "variance discrepancy (Fig. 4, toy)": 2,
 	"W_O preservation (Fig. 7)": 1, "super neurons (Fig. 8-10)": 1, "dimension disparity (Table 1)": 1,

@@ -138,6 +138,15 @@ func (a *Activation) Matrix(idx ...int) ([][]float32, error) {
 }
 
 // concatBatch appends the batch axis (axis 0) of other to c, per hook name.
+// keepRows drops all but the first n rows (sequences) of every activation: the padding of a
+// micro-batch. Every hook point has the batch axis first.
+func (c *Cache) keepRows(n int) {
+	for _, a := range c.acts {
+		row := len(a.Data) / a.Shape[0]
+		a.Data, a.Shape[0] = a.Data[:n*row:n*row], n
+	}
+}
+
 func (c *Cache) concatBatch(other *Cache) error {
 	if len(c.acts) == 0 {
 		c.acts = other.acts

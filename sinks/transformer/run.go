@@ -555,8 +555,9 @@ func sortedNames(m map[string]*Activation) []string {
 
 // RunWithCacheBatched is RunWithCache over micro-batches of at most batch sequences, with the
 // captured activations concatenated along the batch axis: statistics across many samples (the
-// paper's 500 random sequences) without one huge forward pass. All micro-batches but the last have
-// the same shape, so at most two graphs are compiled.
+// paper's 500 random sequences) without one huge forward pass. The micro-batches are balanced
+// (MicroBatch) and the last is padded with copies of its first sequence, whose rows are dropped, so
+// one graph is compiled whatever the number of sequences (on a GPU each graph costs seconds).
 func (m *Model) RunWithCacheBatched(tokens [][]int, batch int, names ...string) (*Cache, error) {
 	if batch <= 0 {
 		return nil, fmt.Errorf("RunWithCacheBatched: batch must be positive, got %d", batch)
@@ -564,15 +565,35 @@ func (m *Model) RunWithCacheBatched(tokens [][]int, batch int, names ...string) 
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("empty batch: need at least one token sequence")
 	}
+	size := MicroBatch(len(tokens), batch)
 	out := &Cache{cfg: m.Config, acts: map[string]*Activation{}}
-	for i := 0; i < len(tokens); i += batch {
-		c, err := m.RunWithCache(tokens[i:min(i+batch, len(tokens))], names...)
+	for i := 0; i < len(tokens); i += size {
+		chunk := tokens[i:min(i+size, len(tokens))]
+		real := len(chunk)
+		for len(chunk) < size {
+			chunk = append(chunk[:len(chunk):len(chunk)], chunk[0])
+		}
+		c, err := m.RunWithCache(chunk, names...)
 		if err != nil {
-			return nil, fmt.Errorf("sequences %d..%d: %w", i, min(i+batch, len(tokens))-1, err)
+			return nil, fmt.Errorf("sequences %d..%d: %w", i, i+real-1, err)
+		}
+		if real < size {
+			c.keepRows(real)
 		}
 		if err := out.concatBatch(c); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// MicroBatch is the micro-batch size for n sequences in batches of at most batch: as many
+// micro-batches as batch needs, of equal size up to the last (20 sequences at 16 go as 2 × 10, 500
+// as 31 × 16 + 4, padded to 16), so padding stays below the number of micro-batches.
+func MicroBatch(n, batch int) int {
+	if n <= 0 || batch <= 0 {
+		return max(batch, 1)
+	}
+	chunks := (n + batch - 1) / batch
+	return (n + chunks - 1) / chunks
 }

@@ -345,9 +345,14 @@ func TestRunWithCacheBatchedEqualsOneRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := m.Compilations()
 	parts, err := m.RunWithCacheBatched(toks, 2, "blocks.1.attn.hook_z", "blocks.0.hook_resid_post")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// 5 sequences at 2: micro-batches 2, 2, 1 padded to 2: one graph.
+	if got := m.Compilations() - before; got != 1 {
+		t.Errorf("5 sequences in micro-batches of 2 compiled %d graphs, want 1", got)
 	}
 	for _, name := range whole.Names() {
 		a, b := whole.MustGet(name), parts.MustGet(name)
@@ -362,6 +367,11 @@ func TestRunWithCacheBatchedEqualsOneRun(t *testing.T) {
 	}
 	if _, err := m.RunWithCacheBatched(toks, 0, "logits"); err == nil {
 		t.Fatal("batch 0: no error")
+	}
+	for _, c := range [][3]int{{20, 16, 10}, {500, 16, 16}, {5, 2, 2}, {3, 8, 3}, {16, 16, 16}, {17, 16, 9}} {
+		if got := MicroBatch(c[0], c[1]); got != c[2] {
+			t.Errorf("MicroBatch(%d, %d) = %d, want %d", c[0], c[1], got, c[2])
+		}
 	}
 }
 
