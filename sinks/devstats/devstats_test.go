@@ -218,3 +218,53 @@ func TestAtPositionEqualsCaptureSlice(t *testing.T) {
 		t.Errorf("position 24 of 24: error %v, want one naming the position", err)
 	}
 }
+
+func TestEffectiveRanksMatchHost(t *testing.T) {
+	planted, toks := plantedModel(t) // d 128, 24 tokens: Gram matrices over positions [p, p]
+	pre, err := transformer.LookupPreset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiny, err := transformer.NewRandom(planted.Backend, &pre.Config, pre.Init) // d 64: 80 tokens give [d, d]
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := make([][]int, 5)
+	for i := range long {
+		long[i] = make([]int, 80)
+		for p := range long[i] {
+			long[i][p] = (i*31 + p*7 + 1) % pre.Config.VocabSize
+		}
+	}
+	names := []string{"blocks.*.hook_resid_pre", "ln_final.hook_normalized"}
+	for _, c := range []struct {
+		m    *transformer.Model
+		toks [][]int
+	}{{planted, toks}, {tiny, long}} {
+		cache, err := c.m.RunWithCache(c.toks, names...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pat := range names {
+			got, err := EffectiveRanks(c.m, c.toks, 2, pat)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 0 {
+				t.Fatalf("%s: no hook point reduced", pat)
+			}
+			for name, g := range got {
+				a, _ := cache.Get(name)
+				_, want, err := metrics.EffectiveRank(a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The activations themselves differ in the 7th digit (micro-batches of 2 against one
+				// batch); the Gram and its eigenvalues are float64 on both sides.
+				if !close(g, want, 1e-6) || math.IsNaN(g) {
+					t.Errorf("%s (%d tokens, d %d): effective rank device %.10g, host %.10g", name, len(c.toks[0]), c.m.Config.DModel, g, want)
+				}
+			}
+		}
+	}
+}

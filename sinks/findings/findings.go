@@ -529,21 +529,19 @@ func RunEffectiveRank(s *Setting) ([]float64, error) {
 		return nil, err
 	}
 	L := s.Model.Config.NLayers
-	c, err := s.run(s.Main, "blocks.*.hook_resid_pre", "ln_final.hook_normalized")
+	// Each sequence's Gram matrix is formed on the device in float64 (devstats; metrics.EffectiveRank
+	// is the host reference): [p, p] per sequence and layer leaves it, not the [p, d] hidden states.
+	ranks, err := devstats.EffectiveRanks(s.Model, s.Main, s.batch(), "blocks.*.hook_resid_pre", "ln_final.hook_normalized")
 	if err != nil {
 		return nil, err
 	}
 	var out []float64
-	for l := 0; l <= L; l++ {
-		a := c.MustGet("ln_final.hook_normalized")
-		if l < L {
-			a = c.MustGet("resid_pre", l)
+	for l := 0; l < L; l++ {
+		r, ok := ranks[fmt.Sprintf("blocks.%d.hook_resid_pre", l)]
+		if !ok {
+			return nil, fmt.Errorf("effective rank: layer %d's input was not reduced", l)
 		}
-		_, mean, err := metrics.EffectiveRank(a)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, mean)
+		out = append(out, r)
 	}
-	return out, nil
+	return append(out, ranks["ln_final.hook_normalized"]), nil
 }

@@ -55,6 +55,13 @@ func effectiveRank(m []float32, rows, cols int) float64 {
 			}
 		}
 	}
+	return EffectiveRankFromGram(g, n)
+}
+
+// EffectiveRankFromGram is the effective rank of a sample from its Gram matrix g ([n, n] row-major
+// float64, m·mᵀ or mᵀ·m, n = min(rows, cols)), e.g. as computed on the device (package devstats):
+// the singular values are the square roots of g's eigenvalues. g is overwritten.
+func EffectiveRankFromGram(g []float64, n int) float64 {
 	trace := 0.0 // the sum of squares of the sample: NaN or Inf if the data are not finite
 	for i := 0; i < n; i++ {
 		trace += g[i*n+i]

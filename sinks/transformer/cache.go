@@ -11,6 +11,8 @@ type Activation struct {
 	Shape []int
 	Dims  []string // axis names (see HookPoint), nil if unknown
 	Data  []float32
+	// Data64 holds a float64 reduction output (see Reduction) instead of Data; nil otherwise.
+	Data64 []float64
 }
 
 // Offset returns the flat index of a multi-index, with an error naming the axis that is out of range.

@@ -1,0 +1,64 @@
+package devstats
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+
+	"github.com/sinkscope/sinkscope/sinks/metrics"
+	"github.com/sinkscope/sinkscope/sinks/transformer"
+)
+
+// EffectiveRanks is metrics.EffectiveRank (the mean over sequences) of every hook point matching the
+// patterns (activations [b, p, d], e.g. "blocks.*.hook_resid_pre"), over tokens, in one run: each sequence's Gram
+// matrix (x·xᵀ [p, p] when p ≤ d, else xᵀ·x [d, d]) is formed in the graph in float64 — exact
+// products of the float32 activations, as the host version sums them — and only the Gram matrices
+// leave the device; the eigenvalues are taken on the host. The result maps each matched hook name to
+// its mean effective rank.
+func EffectiveRanks(m *transformer.Model, tokens [][]int, batch int, patterns ...string) (map[string]float64, error) {
+	if len(patterns) == 0 {
+		return nil, fmt.Errorf("devstats.EffectiveRanks: give at least one hook name or pattern")
+	}
+	gram := func(_ *transformer.HookContext, x *Node) []*Node {
+		if x.Rank() != 3 {
+			panic(fmt.Sprintf("the effective rank needs an activation [b, p, d], got shape %s", x.Shape()))
+		}
+		x = ConvertDType(x, dtypes.Float64)
+		if x.Shape().Dim(1) <= x.Shape().Dim(2) {
+			return []*Node{Einsum("bpd,bqd->bpq", x, x)} // [b, p, p]
+		}
+		return []*Node{Einsum("bpd,bpe->bde", x, x)} // [b, d, d]
+	}
+	rs := make([]transformer.Reduction, len(patterns))
+	for i, p := range patterns {
+		rs[i] = transformer.Reduction{Point: p, ID: fmt.Sprintf("gram-f64-%d", i), Fn: gram}
+	}
+	sums := map[string]float64{}
+	n := 0
+	err := microBatches(m, tokens, batch, rs, nil, func(res *transformer.Result, real int) error {
+		for _, r := range rs {
+			id := r.ID
+			for name, outs := range res.Reduced[id] {
+				g := outs[0]
+				if len(g.Shape) != 3 || g.Shape[1] != g.Shape[2] || g.Data64 == nil {
+					return fmt.Errorf("reduction %q at %s: want a float64 [b, n, n] Gram matrix, got shape %v", id, name, g.Shape)
+				}
+				k := g.Shape[1]
+				for b := 0; b < real; b++ {
+					gram := append([]float64(nil), g.Data64[b*k*k:(b+1)*k*k]...)
+					sums[name] += metrics.EffectiveRankFromGram(gram, k)
+				}
+			}
+		}
+		n += real
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("devstats.EffectiveRanks at %v: %w", patterns, err)
+	}
+	for name := range sums {
+		sums[name] /= float64(n)
+	}
+	return sums, nil
+}
