@@ -9,11 +9,19 @@
 # (scripts/bench_jax_twin.py, one jitted step, bf16 products) for gpu-28m (batch 32 × 256) and
 # paper-152m (batch 8 × 1024). Carry: gpucarry.
 #
-#   scripts/gpu-bench.sh [SECONDS]        default 5 s per case
+#   scripts/gpu-bench.sh analysis|train [SECONDS]     default 5 s per case
+#
+# Each part is one device call of a few minutes (a call may run 10); the first call of a fresh
+# machine also pays its start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-secs="${1:-5}"
+part="${1:-}"
+secs="${2:-5}"
+case "$part" in
+analysis | train) ;;
+*) echo "usage: scripts/gpu-bench.sh analysis|train [SECONDS]" >&2; exit 2 ;;
+esac
 mkdir -p gpucarry
 rm -f gpucarry/sinkscope gpucarry/sinkscope.gz
 CGO_ENABLED=1 go build -ldflags="-s -w" -o gpucarry/sinkscope ./cmd/sinkscope
@@ -23,12 +31,17 @@ cat <<CMD
 gunzip -k gpucarry/sinkscope.gz && chmod +x gpucarry/sinkscope
 plugin=\$(ls /opt/torch/.venv/lib/python3.*/site-packages/jax_plugins/xla_cuda*/xla_cuda_plugin.so | head -1)
 export GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0 GOMLX_BACKEND=xla:\$plugin
+grep -q xla_gpu_per_fusion_autotune_cache_dir "\$plugin" && export XLA_FLAGS=--xla_gpu_per_fusion_autotune_cache_dir=/tmp/xla-autotune
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+CMD
+if [ "$part" = analysis ]; then cat <<CMD
 for b in 8 64; do
   gpucarry/sinkscope bench --model random:paper-152m --batch \$b --seconds $secs
   /opt/torch/.venv/bin/python scripts/bench_twin.py --device cuda --model paper-152m --batch \$b \\
     --cases logits,patterns,capture,sinkonset --seconds $secs
 done
+CMD
+else cat <<CMD
 for mb in gpu-28m:32:256 paper-152m:8:1024; do
   IFS=: read m b t <<<"\$mb"
   gpucarry/sinkscope bench --model random:\$m --train 60 --bf16 --batch \$b --seq \$t
@@ -39,3 +52,4 @@ for mb in gpu-28m:32:256 paper-152m:8:1024; do
   /opt/torch/.venv/bin/python scripts/bench_jax_twin.py --model \$m --batch \$b --seq \$t --bf16 --seconds $secs
 done
 CMD
+fi
