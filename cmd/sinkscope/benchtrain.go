@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -16,8 +17,10 @@ import (
 
 // benchTrain times the training loop of `sinkscope train` (AdamW, clipping, the per-step loss read)
 // on uniformly random tokens for the architecture of a transformer preset: the first step (with
-// compilation) and the median tokens/s of the others. The run goes to a temporary directory that
-// is removed afterwards.
+// compilation, printed as soon as it is done) and the median tokens/s of the others. The run is
+// stopped after its last timed step, before the end-of-run validation, sink statistics and
+// checkpoint (each a compilation of its own on a GPU); it goes to a temporary directory that is
+// removed afterwards.
 func benchTrain(source string, batch, seqLen, steps int, bf16 bool) error {
 	name, ok := strings.CutPrefix(source, "random:")
 	if !ok {
@@ -49,21 +52,32 @@ func benchTrain(source string, batch, seqLen, steps int, bf16 bool) error {
 	L := cfg.NLayers
 	opts := train.Options{Model: cfg,
 		Init: transformer.RandomInit{Seed: 1, Std: 0.02, ResidualStd: 0.02 / math.Sqrt(float64(2*L))},
-		Opt: train.AdamW{LR: 1e-3, MinLRFrac: 0.1, Warmup: 10, Steps: steps, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8,
+		// One step more in the schedule than is run: the run is cancelled after step `steps`, so the
+		// end-of-run extras never start.
+		Opt: train.AdamW{LR: 1e-3, MinLRFrac: 0.1, Warmup: 10, Steps: steps + 1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8,
 			WeightDecay: 0.1, ClipNorm: 1},
 		Batch: batch, Accum: 1, BF16: bf16,
-		EvalEvery: steps + 1, EvalBatches: 1, SinkEvery: steps + 1, SaveEvery: steps + 1, Keep: 1}
+		EvalEvery: steps + 2, EvalBatches: 1, SinkEvery: steps + 2, SaveEvery: steps + 2, Keep: 1}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var tps []float64
 	first := 0.0
-	_, err = train.Run(context.Background(), be, dir, opts, data, func(pr train.Progress) {
+	_, err = train.Run(ctx, be, dir, opts, data, func(pr train.Progress) {
 		if pr.Step == 1 {
 			first = pr.Record.Seconds
-		} else if pr.Step < steps { // the last step also evaluates and saves
+			fmt.Fprintf(stdout, "step 1 (with compilation) took %.2fs\n", first)
+		} else {
 			tps = append(tps, pr.Record.TokensPS)
 		}
+		if pr.Step == steps {
+			cancel()
+		}
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
+	}
+	if len(tps) != steps-1 {
+		return fmt.Errorf("bench --train: %d of %d steps ran", len(tps)+1, steps)
 	}
 	sort.Float64s(tps)
 	prec := "float32"

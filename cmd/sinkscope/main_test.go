@@ -194,7 +194,7 @@ func TestBenchCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "batch 2 × 16 tokens, float32: first step") || !strings.Contains(out, "over 3 steps") {
+	if !strings.Contains(out, "batch 2 × 16 tokens, float32: first step") || !strings.Contains(out, "over 4 steps") {
 		t.Errorf("bench --train output:\n%s", out)
 	}
 	for _, bad := range [][]string{{"--model", "planted", "--train", "5"}, {"--model", "random:tiny", "--train", "2"}} {
