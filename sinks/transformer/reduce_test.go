@@ -93,3 +93,37 @@ func TestReduceBadInputs(t *testing.T) {
 		}
 	}
 }
+
+// A reduction sees the activation after the hooks at its point: scaling hook_z by 3 triples the
+// reduced sum, and the later layers are unaffected by the reduction itself (the logits are those of
+// the hooked run without it).
+func TestReduceSeesHookedValue(t *testing.T) {
+	cfg := tinyConfig()
+	m := tinyModel(t, cfg)
+	toks := seqs(2, 9, cfg.VocabSize)
+	sum := Reduction{Point: "blocks.0.attn.hook_z", ID: "sum-abs",
+		Fn: func(_ *HookContext, x *Node) []*Node { return []*Node{ReduceAllSum(Abs(x))} }}
+	triple := Hook{Point: "blocks.0.attn.hook_z", ID: "triple", Fn: func(_ *HookContext, x *Node) *Node { return MulScalar(x, 3) }}
+	plain, err := m.Run(toks, Reduce(sum))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooked, err := m.Run(toks, Reduce(sum), WithHooks(triple))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hookedOnly, err := m.Run(toks, WithHooks(triple))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := float64(plain.Reduced["sum-abs"]["blocks.0.attn.hook_z"][0].Data[0])
+	b := float64(hooked.Reduced["sum-abs"]["blocks.0.attn.hook_z"][0].Data[0])
+	if a == 0 || math.Abs(b-3*a) > 1e-4*b {
+		t.Fatalf("reduced sum %g without the hook, %g with it; want 3×", a, b)
+	}
+	for i, v := range hooked.Logits.Data {
+		if v != hookedOnly.Logits.Data[i] {
+			t.Fatalf("logit %d: %g with the reduction, %g without: a reduction must not change the run", i, v, hookedOnly.Logits.Data[i])
+		}
+	}
+}
