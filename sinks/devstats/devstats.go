@@ -20,10 +20,10 @@ import (
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
-// microBatches runs tokens through m in balanced micro-batches of at most `batch` sequences
-// (transformer.MicroBatch; the last padded with copies of its first sequence) with the reductions and options, calling fn with each result and
-// the number of real (unpadded) rows at its front.
-func microBatches(m *transformer.Model, tokens [][]int, batch int, rs []transformer.Reduction, opts func(real int) []transformer.Option,
+// microBatches runs tokens through m in transformer.MicroBatches of at most batch sequences with the
+// reductions and the options opts gives for a micro-batch's real rows and size, calling fn with each
+// result and the number of real (unpadded) rows at its front.
+func microBatches(m *transformer.Model, tokens [][]int, batch int, rs []transformer.Reduction, opts func(real, size int) []transformer.Option,
 	fn func(res *transformer.Result, real int) error) error {
 	if len(tokens) == 0 {
 		return fmt.Errorf("empty batch: need at least one token sequence")
@@ -31,22 +31,16 @@ func microBatches(m *transformer.Model, tokens [][]int, batch int, rs []transfor
 	if batch <= 0 {
 		return fmt.Errorf("batch must be positive, got %d", batch)
 	}
-	batch = transformer.MicroBatch(len(tokens), batch)
-	for i := 0; i < len(tokens); i += batch {
-		chunk := tokens[i:min(i+batch, len(tokens))]
-		real := len(chunk)
-		for len(chunk) < batch {
-			chunk = append(chunk[:len(chunk):len(chunk)], chunk[0])
-		}
+	for _, mb := range transformer.MicroBatches(tokens, batch) {
 		o := []transformer.Option{transformer.Reduce(rs...), transformer.NoLogits()}
 		if opts != nil {
-			o = append(o, opts(real)...)
+			o = append(o, opts(mb.Real(), len(mb.Seqs))...)
 		}
-		res, err := m.Run(chunk, o...)
+		res, err := m.Run(mb.Seqs, o...)
 		if err != nil {
-			return fmt.Errorf("sequences %d..%d: %w", i, i+real-1, err)
+			return fmt.Errorf("sequences %d..%d: %w", mb.Lo, mb.Hi-1, err)
 		}
-		if err := fn(res, real); err != nil {
+		if err := fn(res, mb.Real()); err != nil {
 			return err
 		}
 	}

@@ -42,14 +42,13 @@ func AtPosition(m *transformer.Model, tokens [][]int, batch, pos int, patterns .
 	err := microBatches(m, tokens, batch, rs, nil, func(res *transformer.Result, real int) error {
 		for _, r := range rs {
 			for name, outs := range res.Reduced[r.ID] {
-				a := outs[0]
-				row := len(a.Data) / a.Shape[0]
+				a := outs[0].Rows(real)
 				if prev := out[name]; prev != nil {
-					prev.Data = append(prev.Data, a.Data[:real*row]...)
+					prev.Data = append(prev.Data, a.Data...)
 					prev.Shape[0] += real
 					continue
 				}
-				a.Name, a.Data, a.Shape[0] = name, a.Data[:real*row], real
+				a.Name = name
 				if hp, ok := m.Config.HookPointByName(name); ok {
 					a.Dims = hp.Dims
 				}

@@ -58,7 +58,6 @@ func AcrossSampleStd(m *transformer.Model, tokens [][]int, batch int, name strin
 	if len(tokens) < 2 {
 		return nil, fmt.Errorf("devstats.AcrossSampleStd at %s: a std across samples needs at least 2 sequences, got %d", name, len(tokens))
 	}
-	batch = transformer.MicroBatch(len(tokens), batch) // the size microBatches uses: the row weights match it
 	r := transformer.Reduction{Point: name, ID: id, Fn: func(ctx *transformer.HookContext, x *Node) []*Node {
 		x = flattenTokens(x)                                             // [b, p, n]
 		w := ctx.Input(wName)                                            // [b]: 1 for real rows, 0 for padding
@@ -70,16 +69,16 @@ func AcrossSampleStd(m *transformer.Model, tokens [][]int, batch int, name strin
 	}}
 	var mean, m2 []float64
 	var count float64
-	opts := func(real int) []transformer.Option {
-		w := make([]float32, batch)
+	opts := func(real, size int) []transformer.Option {
+		w := make([]float32, size)
 		for i := 0; i < real; i++ {
 			w[i] = 1
 		}
-		return []transformer.Option{transformer.WithInput(wName, tensors.FromFlatDataAndDimensions(w, batch))}
+		return []transformer.Option{transformer.WithInput(wName, tensors.FromFlatDataAndDimensions(w, size))}
 	}
 	err := microBatches(m, tokens, batch, []transformer.Reduction{r}, opts, func(res *transformer.Result, real int) error {
 		outs := res.Reduced[id][name]
-		if len(outs) != 2 || len(outs[0].Data) != len(outs[1].Data) {
+		if len(outs) != 2 || len(outs[0].Shape) != 2 || len(outs[0].Data) != len(outs[1].Data) {
 			return fmt.Errorf("reduction %q at %s: want two [p, n] outputs, got %d", id, name, len(outs))
 		}
 		bm, bm2, nb := outs[0].Data, outs[1].Data, float64(real)
@@ -93,9 +92,6 @@ func AcrossSampleStd(m *transformer.Model, tokens [][]int, batch int, name strin
 			m2[j] += float64(bm2[j]) + d*d*count*nb/tot
 		}
 		count += nb
-		if len(outs[0].Shape) != 2 {
-			return fmt.Errorf("reduction %q at %s: mean has shape %v, want [p, n]", id, name, outs[0].Shape)
-		}
 		return nil
 	})
 	if err != nil {

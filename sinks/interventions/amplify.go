@@ -222,15 +222,15 @@ func observedColumns(m *transformer.Model, tokens [][]int, observe, batch int, o
 	sums := make([]float64, T-1)
 	counts := make([]int, T-1)
 	for _, mb := range microBatches(tokens, batch) {
-		r, err := m.Run(mb.seqs, append([]transformer.Option{transformer.Capture(name), transformer.NoLogits()}, opts...)...)
+		r, err := m.Run(mb.Seqs, append([]transformer.Option{transformer.Capture(name), transformer.NoLogits()}, opts...)...)
 		if err != nil {
-			return nil, fmt.Errorf("sequences %d..%d: %w", mb.lo, mb.hi-1, err)
+			return nil, fmt.Errorf("sequences %d..%d: %w", mb.Lo, mb.Hi-1, err)
 		}
 		pat, err := r.Cache.Get(name) // [b, h, q, k]
 		if err != nil {
 			return nil, err
 		}
-		if err := addColumns(sums, counts, rows(pat, mb.hi-mb.lo)); err != nil {
+		if err := addColumns(sums, counts, pat.Rows(mb.Real())); err != nil {
 			return nil, err
 		}
 	}

@@ -105,12 +105,12 @@ func valueMean(m *transformer.Model, tokens [][]int, batchSize, L int) (*Mean, e
 	sums := make([]float64, L*G*dh) // [l, g, dh]
 	n := 0
 	for _, mb := range microBatches(tokens, batchSize) {
-		c, err := m.RunWithCache(mb.seqs, names...)
+		c, err := m.RunWithCache(mb.Seqs, names...)
 		if err != nil {
-			return nil, fmt.Errorf("value mean, sequences %d..%d: %w", mb.lo, mb.hi-1, err)
+			return nil, fmt.Errorf("value mean, sequences %d..%d: %w", mb.Lo, mb.Hi-1, err)
 		}
 		for l := 0; l < L; l++ {
-			v := rows(c.MustGet("v", l), mb.hi-mb.lo) // [b, p, g, dh]
+			v := c.MustGet("v", l).Rows(mb.Real()) // [b, p, g, dh]
 			if len(v.Shape) != 4 || v.Shape[2] != G || v.Shape[3] != dh {
 				return nil, fmt.Errorf("value mean: layer %d hook_v has shape %v, want [b, p, %d, %d]", l, v.Shape, G, dh)
 			}

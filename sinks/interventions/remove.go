@@ -130,12 +130,12 @@ func lossAndAttention(m *transformer.Model, inputs, labels [][]int, targets []in
 	var nll float64
 	var correct, n int
 	for _, mb := range microBatches(inputs, batch) {
-		lo, hi := mb.lo, mb.hi
-		r, err := m.Run(mb.seqs, append([]transformer.Option{transformer.Capture("blocks.*.attn.hook_pattern")}, opts...)...)
+		lo, hi := mb.Lo, mb.Hi
+		r, err := m.Run(mb.Seqs, append([]transformer.Option{transformer.Capture("blocks.*.attn.hook_pattern")}, opts...)...)
 		if err != nil {
 			return 0, 0, nil, fmt.Errorf("sequences %d..%d: %w", lo, hi-1, err)
 		}
-		s, c, err := crossEntropy(rows(r.Logits, hi-lo), labels[lo:hi])
+		s, c, err := crossEntropy(r.Logits.Rows(hi-lo), labels[lo:hi])
 		if err != nil {
 			return 0, 0, nil, fmt.Errorf("sequences %d..%d: %w", lo, hi-1, err)
 		}
@@ -145,7 +145,7 @@ func lossAndAttention(m *transformer.Model, inputs, labels [][]int, targets []in
 			if err != nil {
 				return 0, 0, nil, err
 			}
-			if err := addColumns(sums[l], counts[l], rows(pat, hi-lo)); err != nil {
+			if err := addColumns(sums[l], counts[l], pat.Rows(hi-lo)); err != nil {
 				return 0, 0, nil, fmt.Errorf("layer %d: %w", l, err)
 			}
 		}

@@ -203,16 +203,16 @@ func columnScores(m *transformer.Model, tokens [][]int, batch int, mapLayers []i
 	summed := 0 // sequences × heads summed into the maps
 	for _, mb := range microBatches(tokens, batch) {
 		run := append([]transformer.Option{transformer.Capture("blocks.*.attn.hook_pattern"), transformer.NoLogits()}, opts...)
-		r, err := m.Run(mb.seqs, run...)
+		r, err := m.Run(mb.Seqs, run...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("sequences %d..%d: %w", mb.lo, mb.hi-1, err)
+			return nil, nil, fmt.Errorf("sequences %d..%d: %w", mb.Lo, mb.Hi-1, err)
 		}
 		for l := 0; l < L; l++ {
 			pat, err := r.Cache.Get("pattern", l) // [b, h, q, k]
 			if err != nil {
 				return nil, nil, err
 			}
-			pat = rows(pat, mb.hi-mb.lo)
+			pat = pat.Rows(mb.Real())
 			if err := addColumns(sums[l], counts[l], pat); err != nil {
 				return nil, nil, err
 			}
@@ -222,7 +222,7 @@ func columnScores(m *transformer.Model, tokens [][]int, batch int, mapLayers []i
 				}
 			}
 		}
-		summed += (mb.hi - mb.lo) * m.Config.NHeads
+		summed += mb.Real() * m.Config.NHeads
 	}
 	scores := make([][]float64, L)
 	for l := range scores {
@@ -251,44 +251,13 @@ func addMap(acc [][]float64, pat *transformer.Activation) {
 	}
 }
 
-// microBatch is sequences lo..hi−1 of a batch, as run: seqs holds them, padded to the full
-// micro-batch size when they are the last, short one.
-type microBatch struct {
-	lo, hi int
-	seqs   [][]int
-}
-
-// microBatches splits tokens into micro-batches of at most size sequences (0: 16). When there is
-// more than one, the last is padded to size by repeating its first sequence, so a whole sweep runs
-// one batch shape and compiles one graph whatever the number of sequences (200 sequences in
+// microBatches is transformer.MicroBatches with 0 meaning micro-batches of 16: a whole sweep runs one
+// batch shape and compiles one graph whatever the number of sequences (200 sequences in
 // micro-batches of 16 would otherwise compile a second graph for the last 8). Readers take only the
-// first hi−lo rows of each output (see rows).
-func microBatches(tokens [][]int, size int) []microBatch {
+// real rows of each output (Activation.Rows).
+func microBatches(tokens [][]int, size int) []transformer.Span {
 	if size <= 0 {
 		size = 16
 	}
-	var out []microBatch
-	for lo := 0; lo < len(tokens); lo += size {
-		hi := min(lo+size, len(tokens))
-		seqs := tokens[lo:hi]
-		if len(tokens) > size && hi-lo < size {
-			seqs = append([][]int(nil), seqs...)
-			for len(seqs) < size {
-				seqs = append(seqs, tokens[lo])
-			}
-		}
-		out = append(out, microBatch{lo: lo, hi: hi, seqs: seqs})
-	}
-	return out
-}
-
-// rows is a view of the first n rows (axis 0) of an activation: a padded micro-batch's real
-// sequences.
-func rows(a *transformer.Activation, n int) *transformer.Activation {
-	if len(a.Shape) == 0 || a.Shape[0] == n {
-		return a
-	}
-	per := len(a.Data) / a.Shape[0]
-	shape := append([]int{n}, a.Shape[1:]...)
-	return &transformer.Activation{Name: a.Name, Shape: shape, Dims: a.Dims, Data: a.Data[:n*per]}
+	return transformer.MicroBatches(tokens, size)
 }

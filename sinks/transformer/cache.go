@@ -139,16 +139,18 @@ func (a *Activation) Matrix(idx ...int) ([][]float32, error) {
 	return out, nil
 }
 
-// concatBatch appends the batch axis (axis 0) of other to c, per hook name.
-// keepRows drops all but the first n rows (sequences) of every activation: the padding of a
-// micro-batch. Every hook point has the batch axis first.
-func (c *Cache) keepRows(n int) {
-	for _, a := range c.acts {
-		row := len(a.Data) / a.Shape[0]
-		a.Data, a.Shape[0] = a.Data[:n*row:n*row], n
+// Rows is a view of the first n rows (axis 0: the sequences) of the activation, sharing its data:
+// a padded micro-batch's real sequences (see MicroBatches). a itself when it has n rows.
+func (a *Activation) Rows(n int) *Activation {
+	if len(a.Shape) == 0 || a.Shape[0] == n {
+		return a
 	}
+	per := len(a.Data) / a.Shape[0]
+	shape := append([]int{n}, a.Shape[1:]...)
+	return &Activation{Name: a.Name, Shape: shape, Dims: a.Dims, Data: a.Data[: n*per : n*per]}
 }
 
+// concatBatch appends the batch axis (axis 0) of other to c, per hook name.
 func (c *Cache) concatBatch(other *Cache) error {
 	if len(c.acts) == 0 {
 		c.acts = other.acts

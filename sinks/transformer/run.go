@@ -94,11 +94,12 @@ func WithHooks(hooks ...Hook) Option {
 }
 
 // Reduction is a statistic computed inside the compiled graph at a hook point: Fn maps the hook's
-// activation (after any hooks there) to one or more tensors, and only those leave the device, not
-// the activation. Outputs are float32 (Activation.Data), except float64 ones, which stay float64
-// (Activation.Data64) for statistics that float32 would spoil. A statistic of every layer's attention pattern of a 32-layer model over 20 × 64
-// tokens is kilobytes where the patterns are 335 MB. Reductions run in float32 (the activation's
-// dtype is converted first); per-sample outputs (a leading batch axis) let callers drop padded rows.
+// activation (after any hooks there, converted to float32) to one or more tensors, and only those
+// leave the device, not the activation: a statistic of every layer's attention pattern of a
+// 32-layer model over 20 × 64 tokens is kilobytes where the patterns are 335 MB. Outputs come back
+// as float32 (Activation.Data), except float64 ones, which stay float64 (Activation.Data64) for
+// statistics that float32 would spoil. Per-sample outputs (a leading batch axis) let callers drop
+// padded rows.
 //
 // ID names the outputs (Result.Reduced[ID][hook name]) and keys graph reuse like Hook.ID: a
 // reduction's graph must depend only on its ID and the input shapes.
@@ -204,7 +205,7 @@ type Result struct {
 	Logits *Activation // [b, p, v]; nil with NoLogits
 	Cache  *Cache
 	// Reduced holds the outputs of the run's reductions: Reduced[ID][hook name][i] is output i of
-	// reduction ID at that hook point (float32, the shape Fn gave it).
+	// reduction ID at that hook point (the shape Fn gave it; float32 in Data, or float64 in Data64).
 	Reduced map[string]map[string][]*Activation
 }
 
@@ -337,19 +338,15 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 				res.Reduced[slot.id] = byHook
 			}
 			for i := 0; i < slot.n; i++ {
-				if t := outs[next]; t.DType() == dtypes.Float64 {
-					byHook[slot.hook] = append(byHook[slot.hook], &Activation{Name: slot.hook,
-						Shape: append([]int(nil), t.Shape().Dimensions...), Data64: tensors.MustCopyFlatData[float64](t)})
-					next++
-					continue
-				}
-				a, err := toActivation(slot.hook, outs[next], m.Config)
-				if err != nil {
+				t := outs[next]
+				next++
+				a := &Activation{Name: slot.hook, Shape: append([]int(nil), t.Shape().Dimensions...)} // the reduction's own shape
+				if t.DType() == dtypes.Float64 {
+					a.Data64 = tensors.MustCopyFlatData[float64](t)
+				} else if a.Data, err = toFloat32(t); err != nil {
 					return nil, fmt.Errorf("reduction %q at %s, output %d: %w", slot.id, slot.hook, i, err)
 				}
-				a.Dims = nil // the reduction's own shape, not the hook point's
 				byHook[slot.hook] = append(byHook[slot.hook], a)
-				next++
 			}
 		}
 	}
@@ -575,26 +572,48 @@ func (m *Model) RunWithCacheBatched(tokens [][]int, batch int, names ...string) 
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("empty batch: need at least one token sequence")
 	}
-	size := MicroBatch(len(tokens), batch)
 	out := &Cache{cfg: m.Config, acts: map[string]*Activation{}}
-	for i := 0; i < len(tokens); i += size {
-		chunk := tokens[i:min(i+size, len(tokens))]
-		real := len(chunk)
-		for len(chunk) < size {
-			chunk = append(chunk[:len(chunk):len(chunk)], chunk[0])
-		}
-		c, err := m.RunWithCache(chunk, names...)
+	for _, mb := range MicroBatches(tokens, batch) {
+		c, err := m.RunWithCache(mb.Seqs, names...)
 		if err != nil {
-			return nil, fmt.Errorf("sequences %d..%d: %w", i, i+real-1, err)
+			return nil, fmt.Errorf("sequences %d..%d: %w", mb.Lo, mb.Hi-1, err)
 		}
-		if real < size {
-			c.keepRows(real)
+		for name, a := range c.acts {
+			c.acts[name] = a.Rows(mb.Real())
 		}
 		if err := out.concatBatch(c); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// Span is one micro-batch of a batch as run: sequences Lo..Hi−1 of the batch, and Seqs, those
+// sequences padded to the common micro-batch size with copies of the first (a run's outputs hold
+// Real() real rows first; see Activation.Rows).
+type Span struct {
+	Lo, Hi int
+	Seqs   [][]int
+}
+
+// Real is the number of real (unpadded) sequences of the span.
+func (s Span) Real() int { return s.Hi - s.Lo }
+
+// MicroBatches splits tokens into balanced micro-batches of at most batch sequences (MicroBatch),
+// the last padded to the same size, so running them all compiles one graph whatever the number of
+// sequences (on a GPU each graph costs seconds). batch must be positive.
+func MicroBatches(tokens [][]int, batch int) []Span {
+	size := MicroBatch(len(tokens), batch)
+	var out []Span
+	for lo := 0; lo < len(tokens); lo += size {
+		hi := min(lo+size, len(tokens))
+		seqs := tokens[lo:hi:hi]
+		for len(seqs) < size {
+			seqs = append(seqs, tokens[lo])
+		}
+		out = append(out, Span{Lo: lo, Hi: hi, Seqs: seqs})
+	}
+	return out
 }
 
 // MicroBatch is the micro-batch size for n sequences in batches of at most batch: as many
