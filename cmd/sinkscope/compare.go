@@ -25,6 +25,8 @@ func cmdCompare(args []string) error {
 	target := fs.Float64("target", 0, "target loss for steps-to-target (0: the baseline's mean final smoothed loss)")
 	out := fs.String("out", "", "output directory (default results/<preset>); existing runs resume or are reused")
 	bf16 := fs.Bool("bf16", false, "matrix products in bfloat16 (mixed precision, for GPUs)")
+	devices := fs.Int("devices", 0, "train every run data-parallel on devices 0..N-1 of an XLA backend (see sinkscope train --devices; "+
+		"the preset must have accumulation 1 and a batch that divides by N); 0: one device")
 	reportOnly := fs.Bool("report", false, "do not train: write the report from the runs that are finished")
 	listArms := fs.Bool("list", false, "list the arms and exit")
 	if err := fs.Parse(args); err != nil {
@@ -50,6 +52,9 @@ func cmdCompare(args []string) error {
 	if *steps < 0 {
 		return fmt.Errorf("--steps %d must not be negative", *steps)
 	}
+	if *devices < 0 {
+		return fmt.Errorf("--devices %d must not be negative", *devices)
+	}
 	if *target < 0 {
 		return fmt.Errorf("--target %g must not be negative", *target)
 	}
@@ -57,7 +62,7 @@ func cmdCompare(args []string) error {
 	if dir == "" {
 		dir = filepath.Join("results", *preset)
 	}
-	p := compare.Plan{Preset: *preset, Arms: arms, Seeds: seeds, Steps: *steps, Target: *target, Dir: dir, BF16: *bf16}
+	p := compare.Plan{Preset: *preset, Arms: arms, Seeds: seeds, Steps: *steps, Target: *target, Dir: dir, BF16: *bf16, Devices: *devices}
 	if err := p.Validate(); err != nil {
 		return err
 	}

@@ -400,6 +400,8 @@ func TestTrainCommand(t *testing.T) {
 		{[]string{"--preset", "bb-tiny", "--run", dir, "--lr", "0.1"}, "holds a different recipe"},
 		{[]string{"--preset", "bb-tiny", "--batch", "6", "--accum", "4", "--run", t.TempDir()}, "batch 6 must be a positive multiple of the accumulation 4"},
 		{[]string{"--steps", "-1"}, "must not be negative"},
+		{[]string{"--devices", "-1"}, "--stop-after and --devices must not be negative"},
+		{[]string{"--preset", "bb-tiny", "--devices", "3", "--run", t.TempDir()}, "train: batch 8 with accumulation 1 gives micro-batches of 8 windows, which do not split evenly over 3 devices"},
 	} {
 		if _, err := runCmd(t, cmdTrain, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("train %v: %v, want an error containing %q", c.args, err, c.want)
@@ -442,6 +444,7 @@ func TestCompareCommand(t *testing.T) {
 		{[]string{"--seeds", "3-1"}, "--seeds: bad seed range"},
 		{[]string{"--preset", "nope"}, `unknown training preset "nope"`},
 		{[]string{"--steps", "-2"}, "--steps -2 must not be negative"},
+		{[]string{"--devices", "-1"}, "--devices -1 must not be negative"},
 	} {
 		if _, err := runCmd(t, cmdCompare, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("compare %v: %v, want an error containing %q", c.args, err, c.want)

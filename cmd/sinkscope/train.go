@@ -26,6 +26,10 @@ func cmdTrain(args []string) error {
 	batch := fs.Int("batch", 0, "override the preset's batch (windows per step)")
 	accum := fs.Int("accum", 0, "gradient accumulation: micro-batches per step (the batch must divide by it)")
 	stopAfter := fs.Int("stop-after", 0, "end this call after that many steps in total (a later call resumes)")
+	devices := fs.Int("devices", 0, "data-parallel training on devices 0..N-1 of an XLA backend (GOMLX_BACKEND=xla:<plugin>): "+
+		"each micro-batch is split over them and XLA places the gradient all-reduce in the one compiled step; "+
+		"needs --accum 1 and a batch that divides by N; 1 takes that path on one device; 0: the plain single-device step. "+
+		"Not part of the recipe: a run may resume with another --devices")
 	bf16 := fs.Bool("bf16", false, "matrix products in bfloat16 (mixed precision, for GPUs); weights and optimizer state stay float32")
 	list := fs.Bool("list", false, "list the presets and exit")
 	if err := fs.Parse(args); err != nil {
@@ -49,8 +53,8 @@ func cmdTrain(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *steps < 0 || *lr < 0 || *batch < 0 || *accum < 0 || *stopAfter < 0 {
-		return fmt.Errorf("--steps, --lr, --batch, --accum and --stop-after must not be negative")
+	if *steps < 0 || *lr < 0 || *batch < 0 || *accum < 0 || *stopAfter < 0 || *devices < 0 {
+		return fmt.Errorf("--steps, --lr, --batch, --accum, --stop-after and --devices must not be negative")
 	}
 	if *steps > 0 {
 		opts.Opt.Steps = *steps
@@ -66,6 +70,7 @@ func cmdTrain(args []string) error {
 		opts.Accum = *accum
 	}
 	opts.StopAfter = *stopAfter
+	opts.Devices = *devices
 	opts.BF16 = *bf16
 	dir := *run
 	if dir == "" {
@@ -79,6 +84,9 @@ func cmdTrain(args []string) error {
 	c := opts.Model
 	fmt.Fprintf(stdout, "preset %s, seed %d: %s\nmodel: %s, %d layers, d %d, %d heads, MLP %d, %.2fM parameters\ndata: %s\nrun: %s\n",
 		p.Name, *seed, p.Doc, c.Family, c.NLayers, c.DModel, c.NHeads, c.DMLP, float64(c.NumParams())/1e6, data.Name(), dir)
+	if opts.Devices > 0 {
+		fmt.Fprintf(stdout, "data-parallel: each step's %d windows split over devices 0..%d\n", opts.Batch, opts.Devices-1)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -31,6 +31,9 @@ type Plan struct {
 	Dir string `json:"-"`
 	// BF16 computes the matrix products in bfloat16 (GPU runs).
 	BF16 bool `json:"bf16,omitempty"`
+	// Devices trains every run data-parallel (train.Options.Devices); not part of the plan, so a
+	// comparison may resume on other devices.
+	Devices int `json:"-"`
 }
 
 // Validate checks the plan: a known preset and arms, at least one seed, no repeats.
@@ -117,6 +120,7 @@ func (p *Plan) Recipe(r RunID) (train.Options, stream.Stream, error) {
 		opts.Opt.Warmup = min(opts.Opt.Warmup, max(p.Steps/10, 1))
 	}
 	opts.BF16 = opts.BF16 || p.BF16
+	opts.Devices = p.Devices
 	arm.Apply(&opts.Model)
 	if err := opts.Model.Validate(); err != nil {
 		return train.Options{}, nil, fmt.Errorf("compare: arm %s on preset %s: %w", r.Arm, p.Preset, err)

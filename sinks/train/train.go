@@ -61,6 +61,11 @@ type Options struct {
 	BF16 bool `json:",omitempty"`
 	// StopAfter ends this call after that many steps in total (a later call resumes); 0: run to Opt.Steps.
 	StopAfter int `json:"-"`
+	// Devices trains data-parallel on devices 0 … Devices−1 of the backend (an XLA backend; see
+	// dataParallel): each micro-batch is split over them and one compiled step, its gradient
+	// all-reduce placed by XLA, updates the replicated weights. 1 takes that path on one device.
+	// 0: the plain single-device step. Not part of the recipe: a run may resume on other devices.
+	Devices int `json:"-"`
 }
 
 func (o *Options) check(s stream.Stream) error {
@@ -70,6 +75,17 @@ func (o *Options) check(s stream.Stream) error {
 	}
 	if o.Batch <= 0 || o.Accum <= 0 || o.Batch%o.Accum != 0 {
 		bad = append(bad, fmt.Sprintf("batch %d must be a positive multiple of the accumulation %d", o.Batch, o.Accum))
+	}
+	if o.Devices < 0 {
+		bad = append(bad, fmt.Sprintf("devices %d must not be negative", o.Devices))
+	}
+	if o.Devices > 0 && o.Batch > 0 && o.Accum > 0 && o.Batch%o.Accum == 0 && (o.Batch/o.Accum)%o.Devices != 0 {
+		bad = append(bad, fmt.Sprintf("batch %d with accumulation %d gives micro-batches of %d windows, which do not split evenly over %d devices",
+			o.Batch, o.Accum, o.Batch/o.Accum, o.Devices))
+	}
+	if o.Devices > 0 && o.Accum > 1 {
+		bad = append(bad, fmt.Sprintf("accumulation %d with %d devices: GoMLX's distributed training step does not accumulate gradients; use accumulation 1 (each device then takes batch/devices = %d windows) or devices 0",
+			o.Accum, o.Devices, o.Batch/o.Devices))
 	}
 	if o.Opt.LR <= 0 || math.IsNaN(o.Opt.LR) {
 		bad = append(bad, fmt.Sprintf("learning rate %v must be positive", o.Opt.LR))
@@ -151,6 +167,13 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 	if err := opts.check(data); err != nil {
 		return nil, err
 	}
+	var dp *dataParallel // nil: the single-device step
+	if opts.Devices > 0 {
+		var err error
+		if dp, err = newDataParallel(be, opts.Devices); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -203,7 +226,7 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 			return transformer.ForwardMixed(scope.Store(), &cfg, tokens, opts.matmulDType())
 		},
 		loss.SparseCategoricalCrossEntropyLogits, &opt, nil, nil)
-	if opts.Accum > 1 {
+	if opts.Accum > 1 { // only on the single-device path (see Options.check)
 		if err := trainer.AccumulateGradients(opts.Accum); err != nil {
 			return nil, err
 		}
@@ -241,7 +264,12 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 			if err != nil {
 				return sum, fmt.Errorf("train: data for step %d: %w", step, err)
 			}
-			ms, err := trainer.TrainStep(batch)
+			var ms []*tensors.Tensor
+			if dp != nil {
+				ms, err = dp.step(trainer, batch)
+			} else {
+				ms, err = trainer.TrainStep(batch)
+			}
 			if err != nil {
 				return sum, fmt.Errorf("train: step %d: %w", step, err)
 			}
@@ -256,6 +284,9 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 			return sum, fmt.Errorf("train: step %d: the loss is %v; stopped without saving (the last good checkpoint is %s)", step, stepLoss, orNone(sum.Checkpoint))
 		}
 		done := step + 1
+		// The learning rate, gradient norm, validation loss, sink statistics and checkpoints read the
+		// store on the host or on device 0, after data-parallel steps too: Variable.Value merges a
+		// variable's replicated shards.
 		rec := Record{Step: done, Loss: stepLoss, LR: readScalar(store, statScope+"/"+lrName), GradNorm: readScalar(store, statScope+"/"+gradNormName),
 			Tokens: tokens, TokensPS: float64(opts.Batch*data.SeqLen()) / time.Since(t0).Seconds(),
 			Seconds: start.Seconds + time.Since(began).Seconds(), Resumed: done == start.Step+1 && start.Step > 0}

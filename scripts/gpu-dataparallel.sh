@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds what the data-parallel training path (sinkscope train --devices N, sinks/train/parallel.go)
+# needs on the GPU machine (no Go there) and prints the commands to run there:
+#
+#  1. the sinks/train test binary, run from sinks/train: TestDataParallel* compare the distributed
+#     step (1 device, and 2 when the machine has them) with the plain single-device step from the
+#     same seed (losses per step, final weights and optimizer state to 1e-5 relative) and resume a
+#     run stopped half-way on the other path. On a one-GPU machine they check the 1-device path;
+#  2. on a 2-GPU machine, `sinkscope train` on paper-152m for 30 steps at batch 16 × 1024 tokens
+#     with --devices 0 (plain), 1 and 2, and the mean tokens/s of the last 20 steps of each
+#     (the first ones pay XLA's compilation). The preset's corpus is the Go source tree, carried as
+#     gpucarry/gosrc.tgz and found through $GOROOT.
+#
+#   scripts/gpu-dataparallel.sh
+#
+# Carry: gpucarry (train.test.gz, sinkscope.gz, gosrc.tgz: about 50 MiB).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+mkdir -p gpucarry
+rm -f gpucarry/train.test gpucarry/train.test.gz gpucarry/sinkscope gpucarry/sinkscope.gz gpucarry/gosrc.tgz
+CGO_ENABLED=1 go test -c -ldflags="-s -w" -o gpucarry/train.test ./sinks/train
+CGO_ENABLED=1 go build -ldflags="-s -w" -o gpucarry/sinkscope ./cmd/sinkscope
+gzip -9 gpucarry/train.test gpucarry/sinkscope
+(cd "$(go env GOROOT)" && find src -name '*.go' | sort | tar czf - -T -) >gpucarry/gosrc.tgz
+cat <<'CMD'
+# on the GPU machine (carry: gpucarry):
+gunzip -kf gpucarry/train.test.gz gpucarry/sinkscope.gz && chmod +x gpucarry/train.test gpucarry/sinkscope
+plugin=$(ls /opt/torch/.venv/lib/python3.*/site-packages/jax_plugins/xla_cuda*/xla_cuda_plugin.so | head -1)
+export GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0 GOMLX_BACKEND=xla:$plugin
+grep -q xla_gpu_per_fusion_autotune_cache_dir "$plugin" && export XLA_FLAGS=--xla_gpu_per_fusion_autotune_cache_dir=/tmp/xla-autotune
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+(cd sinks/train && ../../gpucarry/train.test -test.run 'TestDataParallel|TestMultiDevice' -test.v)
+# on a 2-GPU machine, in addition: tokens/s of paper-152m on 0 (plain), 1 and 2 devices
+mkdir -p gpucarry/goroot && tar xzf gpucarry/gosrc.tgz -C gpucarry/goroot
+for n in 0 1 2; do
+  GOROOT=$PWD/gpucarry/goroot gpucarry/sinkscope train --preset paper-152m --bf16 --batch 16 --accum 1 --steps 30 \
+    --devices $n --run /tmp/dataparallel-$n 2>&1 | tail -3
+  grep -o '"tokens_per_s":[0-9.e+]*' /tmp/dataparallel-$n/log.jsonl | tail -n 20 | cut -d: -f2 |
+    awk -v n=$n '{s += $1} END {printf "devices %d: %.0f tokens/s (mean of the last %d steps)\n", n, s/NR, NR}'
+done
+CMD
