@@ -30,7 +30,8 @@ func cmdTrain(args []string) error {
 		"each micro-batch is split over them and XLA places the gradient all-reduce in the one compiled step; "+
 		"needs --accum 1 and a batch that divides by N; 1 takes that path on one device; 0: the plain single-device step. "+
 		"Not part of the recipe: a run may resume with another --devices")
-	bf16 := fs.Bool("bf16", false, "matrix products in bfloat16 (mixed precision, for GPUs); weights and optimizer state stay float32")
+	bf16 := fs.Bool("bf16", false, "matrix products in bfloat16 (mixed precision, for GPUs); weights and optimizer state stay float32; "+
+		"presets that already compute in bfloat16 (the GPU ones) keep doing so without it")
 	list := fs.Bool("list", false, "list the presets and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -71,7 +72,7 @@ func cmdTrain(args []string) error {
 	}
 	opts.StopAfter = *stopAfter
 	opts.Devices = *devices
-	opts.BF16 = *bf16
+	opts.BF16 = opts.BF16 || *bf16 // a flag left out keeps the preset's choice
 	dir := *run
 	if dir == "" {
 		dir = filepath.Join("runs", fmt.Sprintf("%s-seed%d", *preset, *seed))
