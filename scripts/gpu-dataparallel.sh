@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Builds what the data-parallel training path (sinkscope train --devices N, sinks/train/parallel.go)
-# needs on the GPU machine (no Go there) and prints the commands to run there:
+# Builds what the multi-device paths need on the GPU machine (no Go there) — data-parallel training
+# (sinkscope train --devices N, sinks/train/parallel.go) and weights split over devices for analysis
+# (sinkscope reproduce/sinks/bench --shard N, sinks/transformer/shard.go) — and prints the commands
+# to run there:
 #
 #  1. the sinks/train test binary, run from sinks/train: TestDataParallel* compare the distributed
 #     step (1 device, and 2 when the machine has them) with the plain single-device step from the
 #     same seed (losses per step, final weights and optimizer state to 1e-5 relative) and resume a
-#     run stopped half-way on the other path. On a one-GPU machine they check the 1-device path;
+#     run stopped half-way on the other path. Then the sinks/transformer test binary, run from
+#     sinks/transformer: TestMultiDevice* check ShardOver's errors and compare a small model whose
+#     weights are split over min(2, devices) devices with the plain model (captures, logits, a
+#     reduction and a SetParam edit, to 1e-5 relative). On a one-GPU machine they check the
+#     1-device path;
 #  2. on a 2-GPU machine, `sinkscope train` on paper-152m for 30 steps at batch 16 × 1024 tokens
 #     with --devices 0 (plain), 1 and 2, and the mean tokens/s of the last 20 steps of each
 #     (the first ones pay XLA's compilation). The preset's corpus is the Go source tree, carried as
@@ -13,9 +19,10 @@
 #
 #   scripts/gpu-dataparallel.sh [test|scaling]     default test
 #
-# test builds part 1 only (gpucarry/train.test.gz, about 25 MiB); scaling builds both parts
-# (train.test.gz, sinkscope.gz, gosrc.tgz: about 58 MiB, which with the tracked tree is near the
-# GPU machine's 64 MiB limit on what travels; the 2-GPU machine is a fresh start anyway).
+# test builds part 1 only (gpucarry/train.test.gz, about 13 MiB, and transformer.test.gz, about
+# 6 MiB); scaling builds both parts (the two test binaries, sinkscope.gz, gosrc.tgz: about 51 MiB,
+# which with the tracked tree, about 12 MiB, is just under the GPU machine's 64 MiB limit on what
+# travels: carry nothing else in gpucarry then; the 2-GPU machine is a fresh start anyway).
 # Carry: gpucarry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +33,11 @@ test | scaling) ;;
 *) echo "usage: scripts/gpu-dataparallel.sh [test|scaling]" >&2; exit 2 ;;
 esac
 mkdir -p gpucarry
-rm -f gpucarry/train.test gpucarry/train.test.gz gpucarry/gosrc.tgz
+rm -f gpucarry/train.test gpucarry/train.test.gz gpucarry/transformer.test gpucarry/transformer.test.gz gpucarry/gosrc.tgz
 CGO_ENABLED=1 go test -c -ldflags="-s -w" -o gpucarry/train.test ./sinks/train
 gzip -9 gpucarry/train.test
+CGO_ENABLED=1 go test -c -ldflags="-s -w" -o gpucarry/transformer.test ./sinks/transformer
+gzip -9 gpucarry/transformer.test
 if [ "$part" = scaling ]; then
   rm -f gpucarry/sinkscope gpucarry/sinkscope.gz
   CGO_ENABLED=1 go build -ldflags="-s -w" -o gpucarry/sinkscope ./cmd/sinkscope
@@ -37,12 +46,13 @@ if [ "$part" = scaling ]; then
 fi
 cat <<'CMD'
 # on the GPU machine (carry: gpucarry):
-gunzip -kf gpucarry/*.gz && chmod +x gpucarry/train.test
+gunzip -kf gpucarry/*.gz && chmod +x gpucarry/train.test gpucarry/transformer.test
 plugin=$(ls /opt/torch/.venv/lib/python3.*/site-packages/jax_plugins/xla_cuda*/xla_cuda_plugin.so | head -1)
 export GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0 GOMLX_BACKEND=xla:$plugin
 grep -q xla_gpu_per_fusion_autotune_cache_dir "$plugin" && export XLA_FLAGS=--xla_gpu_per_fusion_autotune_cache_dir=/tmp/xla-autotune
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 (cd sinks/train && ../../gpucarry/train.test -test.run 'TestDataParallel|TestMultiDevice' -test.v)
+(cd sinks/transformer && ../../gpucarry/transformer.test -test.run 'TestMultiDevice' -test.v)
 CMD
 [ "$part" = test ] && exit 0
 cat <<'CMD'

@@ -29,13 +29,17 @@ func cmdBench(args []string) error {
 	sweepN := fs.Int("sweep-n", 200, "random sequences of the λ sweep (paper: 200)")
 	trainSteps := fs.Int("train", 0, "instead: time that many steps of the training loop on random tokens for a random:<preset> architecture, batch --batch × --seq")
 	bf16 := fs.Bool("bf16", false, "with --train: matrix products in bfloat16 (mixed precision)")
+	shard := fs.Int("shard", 0, shardHelp+" (not with --train: see sinkscope train --devices)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *trainSteps > 0 {
+		if *shard != 0 {
+			return fmt.Errorf("--shard splits an analysed model's weights; --train times training (data-parallel training: sinkscope train --devices)")
+		}
 		return benchTrain(*source, *batch, *seqLen, *trainSteps, *bf16)
 	}
-	l, err := openModel(*source, false)
+	l, err := openModel(*source, false, *shard)
 	if err != nil {
 		return err
 	}

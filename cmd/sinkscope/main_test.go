@@ -15,6 +15,7 @@ import (
 	"github.com/sinkscope/sinkscope/datasets/corpus"
 	"github.com/sinkscope/sinkscope/datasets/tokenizer"
 	"github.com/sinkscope/sinkscope/plots"
+	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/sinks/findings"
 	"github.com/sinkscope/sinkscope/sinks/hf"
 	"github.com/sinkscope/sinkscope/sinks/transformer"
@@ -73,6 +74,9 @@ func TestSinksBadArguments(t *testing.T) {
 		{[]string{"--model", "random:tiny", "--bos", "on"}, "defines no BOS token"},
 		{[]string{"--model", "random:tiny", "--bos", "maybe"}, `bos "maybe"`},
 		{[]string{"--model", "nowhere/at-all-model"}, "nowhere/at-all-model"},
+		{[]string{"--model", "random:tiny", "--shard", "-1"}, "--shard -1: want 0 (one device)"},
+		{[]string{"--model", "random:tiny", "--shard", "4096"}, "--shard 4096: ShardOver(4096): backend"},
+		{[]string{"--model", "random:tiny", "--shard", "4096"}, "fewer than the 4096 asked"},
 	} {
 		_, err := runCmd(t, cmdSinks, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -172,10 +176,20 @@ func TestReproduceCommand(t *testing.T) {
 		{[]string{"extra"}, "unexpected arguments [extra]"},
 		{[]string{"--seq", "1"}, "--seq at least 2"},
 		{[]string{"--random", "-3"}, "--random at least 0"},
+		{[]string{"--shard", "-1"}, "--shard -1: want 0 (one device)"},
+		{[]string{"--shard", "4096"}, "fewer than the 4096 asked"},
 	} {
 		args := append([]string{"--model", "random:tiny", "--random", "0", "--out", t.TempDir()}, c.args...)
 		if _, err := runCmd(t, cmdReproduce, args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("reproduce %v: %v, want an error containing %q", c.args, err, c.want)
+		}
+	}
+	// The pure-Go backend (the default) cannot shard, even over one device: it says what is needed.
+	if strings.HasPrefix(backend.Config(), "go") {
+		want := "splitting the weights needs an XLA backend (GOMLX_BACKEND=xla:<plugin>)"
+		_, err := runCmd(t, cmdReproduce, "--model", "random:tiny", "--random", "0", "--shard", "1", "--out", t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("reproduce --shard 1 on backend %s: %v, want an error containing %q", backend.Config(), err, want)
 		}
 	}
 }
@@ -197,7 +211,8 @@ func TestBenchCommand(t *testing.T) {
 	if !strings.Contains(out, "batch 2 × 16 tokens, float32: first step") || !strings.Contains(out, "over 4 steps") {
 		t.Errorf("bench --train output:\n%s", out)
 	}
-	for _, bad := range [][]string{{"--model", "planted", "--train", "5"}, {"--model", "random:tiny", "--train", "2"}} {
+	for _, bad := range [][]string{{"--model", "planted", "--train", "5"}, {"--model", "random:tiny", "--train", "2"},
+		{"--model", "random:tiny", "--train", "5", "--shard", "1"}} {
 		if _, err := runCmd(t, cmdBench, bad...); err == nil {
 			t.Errorf("bench %v: no error", bad)
 		}

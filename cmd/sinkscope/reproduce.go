@@ -34,6 +34,7 @@ func cmdReproduce(args []string) error {
 	seed := fs.Uint64("seed", 0, "seed for the batches")
 	toy := fs.Bool("toy", true, "also run the random-init toy block (d 768, 12 heads, T 64)")
 	bf16 := fs.Bool("bf16", false, "keep checkpoint weights in bfloat16 (half the memory; compute stays float32)")
+	shard := fs.Int("shard", 0, shardHelp)
 	svg := fs.Bool("svg", true, "write an SVG per figure (needs node and the npm packages); HTML is always written")
 	echarts := fs.String("echarts", "", "path of echarts.min.js for the HTML figures (default: next to this binary, $"+plots.EChartsEnv+", or the checkout's node_modules)")
 	if err := fs.Parse(args); err != nil {
@@ -45,11 +46,14 @@ func cmdReproduce(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %v (flags come as --name value)", fs.Args())
 	}
+	if *shard < 0 {
+		return fmt.Errorf("--shard %d: want 0 (one device) or the number of devices to split the weights over", *shard)
+	}
 	if *samples <= 0 || *seqLen < 2 || *batch <= 0 || *random < 0 {
 		return fmt.Errorf("--samples and --batch must be positive, --seq at least 2 and --random at least 0 (got %d, %d, %d, %d)", *samples, *batch, *seqLen, *random)
 	}
 	p := findings.Params{Samples: *samples, SeqLen: *seqLen, Random: *random, Data: *data, BOS: *bosFlag,
-		Batch: *batch, Seed: *seed, BF16Weights: *bf16}
+		Batch: *batch, Seed: *seed, BF16Weights: *bf16, Shard: *shard}
 	var err error
 	if p.NeuronLayer, err = parseLayer(*layer); err != nil {
 		return err

@@ -11,14 +11,29 @@ import (
 	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/sinks/metrics"
 	"github.com/sinkscope/sinkscope/sinks/models"
+	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
-func openModel(source string, bf16 bool) (*models.Loaded, error) {
+// shardHelp documents --shard for the commands that analyse a model.
+const shardHelp = "split the model's weights over this many devices (tensor-parallel, for a model larger than one GPU; " +
+	"needs an XLA backend, GOMLX_BACKEND=xla:<plugin>, with that many devices); 0: unsharded on one device"
+
+// openModel opens a model source on the backend of $GOMLX_BACKEND and, with shard > 0, splits its
+// weights over that many devices (transformer.Model.ShardOver).
+func openModel(source string, bf16 bool, shard int) (*models.Loaded, error) {
+	if shard < 0 {
+		return nil, fmt.Errorf("--shard %d: want 0 (one device) or the number of devices to split the weights over", shard)
+	}
 	be, err := backend.New()
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintln(stdout, backend.Describe(be))
+	if shard > 0 { // before loading: a model too large for one device takes minutes to load
+		if err := transformer.CheckShardOver(be, shard); err != nil {
+			return nil, fmt.Errorf("--shard %d: %w", shard, err)
+		}
+	}
 	opts := &models.Options{Progress: true}
 	if bf16 {
 		opts.WeightDType = bf16DType
@@ -29,6 +44,12 @@ func openModel(source string, bf16 bool) (*models.Loaded, error) {
 		return nil, err
 	}
 	fmt.Fprintf(stdout, "model: %s (loaded in %.1fs)\n", l.Describe(), time.Since(start).Seconds())
+	if shard > 0 {
+		if err := l.Model.ShardOver(shard); err != nil {
+			return nil, fmt.Errorf("--shard %d: %w", shard, err)
+		}
+		fmt.Fprintf(stdout, "weights split over %d device(s) (tensor-parallel)\n", shard)
+	}
 	return l, nil
 }
 
@@ -56,6 +77,7 @@ func cmdSinks(args []string) error {
 	batch := fs.Int("batch", 10, "sequences per forward pass (bounds memory)")
 	bf16 := fs.Bool("bf16", false, "keep checkpoint weights in bfloat16 (compute stays float32)")
 	jsonOut := fs.String("json", "", "also write the numbers to this JSON file")
+	shard := fs.Int("shard", 0, shardHelp)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,7 +87,7 @@ func cmdSinks(args []string) error {
 	if *samples <= 0 || *seqLen < 2 || *batch <= 0 {
 		return fmt.Errorf("--samples and --batch must be positive and --seq at least 2 (got %d, %d, %d)", *samples, *batch, *seqLen)
 	}
-	l, err := openModel(*source, *bf16)
+	l, err := openModel(*source, *bf16, *shard)
 	if err != nil {
 		return err
 	}
@@ -120,7 +142,7 @@ func cmdHooks(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	l, err := openModel(*source, false)
+	l, err := openModel(*source, false, 0)
 	if err != nil {
 		return err
 	}

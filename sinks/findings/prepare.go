@@ -9,6 +9,7 @@ import (
 	"github.com/sinkscope/sinkscope/datasets/batch"
 	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/sinks/models"
+	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
 // Params are the knobs of a reproduction; PaperParams are the paper's Llama-2-7B settings.
@@ -31,6 +32,10 @@ type Params struct {
 	// BF16Weights keeps checkpoint weights in bfloat16 (half the memory: Llama-2-7B fits in 14 GB);
 	// computation and statistics stay float32.
 	BF16Weights bool
+	// Shard, when positive, splits the model's weights over that many devices of the backend
+	// (transformer.Model.ShardOver: an XLA backend with that many devices) for a model larger than
+	// one device; 0 runs unsharded on one device. The numbers are the same either way.
+	Shard int
 }
 
 // PaperParams are the paper's settings: 20 text samples × 64 tokens with BOS, 500 random sequences
@@ -55,12 +60,26 @@ func Prepare(be compute.Backend, source string, p Params) (*Setting, Describe, *
 	if p.BF16Weights {
 		opts.WeightDType = dtypes.BFloat16
 	}
+	if p.Shard < 0 {
+		return nil, d, nil, fmt.Errorf("Shard %d: want 0 (one device) or the number of devices to split the weights over", p.Shard)
+	}
+	if p.Shard > 0 { // before loading: a model too large for one device takes minutes to load
+		if err := transformer.CheckShardOver(be, p.Shard); err != nil {
+			return nil, d, nil, err
+		}
+	}
 	l, err := models.Open(be, source, opts)
 	if err != nil {
 		return nil, d, nil, err
 	}
 	s := &Setting{Model: l.Model, Batch: p.Batch, NeuronLayer: p.NeuronLayer}
 	d = Describe{Model: l.Describe(), Backend: backend.Describe(be), Random: "none"}
+	if p.Shard > 0 {
+		if err := l.Model.ShardOver(p.Shard); err != nil {
+			return nil, d, nil, fmt.Errorf("%s: %w", source, err)
+		}
+		d.Backend += fmt.Sprintf(", weights split over %d device(s) (tensor-parallel)", p.Shard)
+	}
 	if s.Main, s.MainBOS, d.Main, err = mainBatch(l, p); err != nil {
 		return nil, d, nil, fmt.Errorf("%s: %w", source, err)
 	}

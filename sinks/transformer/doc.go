@@ -6,5 +6,7 @@
 // The model never adds a BOS token: callers decide.
 //
 // Parameters live in a GoMLX model.Store under canonical names (Config.ParamShapes documents them);
-// checkpoint formats are mapped onto those names by the loader in package sinks/hf.
+// checkpoint formats are mapped onto those names by the loader in package sinks/hf. A model larger
+// than one device splits its weights over several devices of an XLA backend with Model.ShardOver;
+// runs and their results stay the same.
 package transformer

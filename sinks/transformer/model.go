@@ -26,6 +26,10 @@ type Model struct {
 	mu       sync.Mutex
 	execs    map[string]*runExec
 	compiles int // number of graphs built (see Compilations)
+	// shard is set by ShardOver: runs compile for its mesh. nil: one device, unsharded.
+	shard *sharding
+	// sharedStore marks a model from FromStore, whose store a trainer owns (it cannot be sharded).
+	sharedStore bool
 }
 
 // New builds a model from weights keyed by canonical name (see Config.ParamShapes). Every expected

@@ -308,7 +308,12 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 	if rc.mask != nil {
 		args = append(args, rc.mask)
 	}
-	outs, err := callExec(exec.Exec, args)
+	var outs []*tensors.Tensor
+	if m.shard != nil && m.shard.mesh.NumDevices() > 1 {
+		outs, err = m.shard.call(exec, args)
+	} else {
+		outs, err = callExec(exec.Exec, args)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("running the model on tokens [%d %d]: %w", B, T, err)
 	}
@@ -473,7 +478,15 @@ func (m *Model) newExec(capture []string, hooks map[string][]Hook, reduce map[st
 	if err != nil {
 		return nil, fmt.Errorf("creating the model executor: %w", err)
 	}
-	return &runExec{Exec: e.WithName("transformer.Run"), layout: layout}, nil
+	exec := &runExec{Exec: e.WithName("transformer.Run"), layout: layout}
+	if m.shard != nil { // one graph for the mesh's devices; inputs: tokens, the named inputs, the mask
+		nInputs := 1 + len(inputNames)
+		if hasMask {
+			nInputs++
+		}
+		m.shard.shardExec(exec, nInputs)
+	}
+	return exec, nil
 }
 
 // blocksNeeded is how many blocks a run must build: all of them when the logits (or the final norm)

@@ -46,7 +46,7 @@ func FromStore(backend compute.Backend, cfg *Config, store *model.Store) (*Model
 			return nil, fmt.Errorf("transformer.FromStore: parameter %q has shape %v; want %v", name, v.Shape().Dimensions, dims)
 		}
 	}
-	return &Model{Config: cfg, Backend: backend, Store: store, execs: make(map[string]*runExec)}, nil
+	return &Model{Config: cfg, Backend: backend, Store: store, execs: make(map[string]*runExec), sharedStore: true}, nil
 }
 
 // DropCompiled forgets the compiled analysis graphs and frees what they hold; the next run compiles
