@@ -16,7 +16,7 @@ import (
 
 // shardHelp documents --shard for the commands that analyse a model.
 const shardHelp = "split the model's weights over this many devices (tensor-parallel, for a model larger than one GPU; " +
-	"needs an XLA backend, GOMLX_BACKEND=xla:<plugin>, with that many devices); 0: unsharded on one device"
+	"needs an XLA backend, GOMLX_BACKEND=xla:<plugin>, with that many devices, two or more); 0 or 1: unsharded on one device"
 
 // openModel opens a model source on the backend of $GOMLX_BACKEND and, with shard > 0, splits its
 // weights over that many devices (transformer.Model.ShardOver).

@@ -28,7 +28,7 @@ func cmdTrain(args []string) error {
 	stopAfter := fs.Int("stop-after", 0, "end this call after that many steps in total (a later call resumes)")
 	devices := fs.Int("devices", 0, "data-parallel training on devices 0..N-1 of an XLA backend (GOMLX_BACKEND=xla:<plugin>): "+
 		"each micro-batch is split over them and XLA places the gradient all-reduce in the one compiled step; "+
-		"needs --accum 1 and a batch that divides by N; 1 takes that path on one device; 0: the plain single-device step. "+
+		"needs --accum 1 and a batch that divides by N; 0 or 1: the plain single-device step (GoMLX distributes over two or more devices). "+
 		"Not part of the recipe: a run may resume with another --devices")
 	bf16 := fs.Bool("bf16", false, "matrix products in bfloat16 (mixed precision, for GPUs); weights and optimizer state stay float32; "+
 		"presets that already compute in bfloat16 (the GPU ones) keep doing so without it")

@@ -78,7 +78,9 @@ func Prepare(be compute.Backend, source string, p Params) (*Setting, Describe, *
 		if err := l.Model.ShardOver(p.Shard); err != nil {
 			return nil, d, nil, fmt.Errorf("%s: %w", source, err)
 		}
-		d.Backend += fmt.Sprintf(", weights split over %d device(s) (tensor-parallel)", p.Shard)
+		if n := l.Model.ShardedOver(); n > 1 { // ShardOver(1) leaves the model on one device
+			d.Backend += fmt.Sprintf(", weights split over %d devices (tensor-parallel)", n)
+		}
 	}
 	if s.Main, s.MainBOS, d.Main, err = mainBatch(l, p); err != nil {
 		return nil, d, nil, fmt.Errorf("%s: %w", source, err)

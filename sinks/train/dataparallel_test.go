@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -12,14 +11,13 @@ import (
 
 	"github.com/gomlx/compute"
 
+	"github.com/sinkscope/sinkscope/datasets/stream"
 	"github.com/sinkscope/sinkscope/sinks/safetensors"
 )
 
 // Asking for more devices than the backend has, a micro-batch that does not split over the devices,
 // accumulation with devices: each is refused before the run directory is touched, with the numbers
-// named. On the pure-Go backend, which cannot build a distributed graph, the data-parallel path
-// stops at its first step with the hint to use XLA; the devices are not part of the recipe, so that
-// is also what a run started on the plain path meets when it resumes data-parallel.
+// named. One device is the plain step.
 func TestDataParallelErrors(t *testing.T) {
 	be := newBackend(t)
 	ctx, data := context.Background(), chainStream{16, 16}
@@ -45,43 +43,55 @@ func TestDataParallelErrors(t *testing.T) {
 		}
 	}
 
-	if be.String() != "go" {
-		return
-	}
-	dir := t.TempDir()
-	plain := tinyOptions(10)
-	plain.StopAfter = 5
-	if _, err := Run(ctx, be, dir, plain, data, nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, fresh := range []bool{true, false} {
-		opts := tinyOptions(10)
-		opts.Devices = 1
-		runDir, step := dir, 5 // resumes the plain run: the recipe is the same
-		if fresh {
-			runDir, step = t.TempDir(), 0
-		}
-		_, err := Run(ctx, be, runDir, opts, data, nil)
-		want := fmt.Sprintf("train: step %d: the Go Backend cannot run the data-parallel path (devices 1): it has no distributed execution; "+
-			"it needs an XLA backend (GOMLX_BACKEND=xla:<plugin>): ", step)
-		if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, compute.ErrNotImplemented) {
-			t.Errorf("devices 1 on the Go backend (from step %d): %v\nwant %s…, wrapping compute.ErrNotImplemented", step, err, want)
-		}
+	// One device is the plain step (GoMLX distributes only over two or more), on every backend: the
+	// same losses and gradient norms, bit for bit, as devices 0.
+	plain, one := tinyOptions(8), tinyOptions(8)
+	one.Devices = 1
+	want := runLog(t, be, plain, data)
+	if got := runLog(t, be, one, data); !sameLosses(got, want) {
+		t.Errorf("devices 1: losses %v\nwant the plain step's %v", losses(got), losses(want))
 	}
 }
 
-// dataParallelDevices is the device counts to check against the plain path: 1 (the distributed
-// path on one device) and 2 when the backend has them. The test skips on a backend without
-// distributed execution.
+// runLog trains opts to the end in a new directory and returns its log.
+func runLog(t *testing.T, be compute.Backend, opts Options, data stream.Stream) []Record {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := Run(context.Background(), be, dir, opts, data, nil); err != nil {
+		t.Fatalf("devices %d: %v", opts.Devices, err)
+	}
+	return readLog(t, dir)
+}
+
+func losses(rs []Record) []float64 {
+	var out []float64
+	for _, r := range rs {
+		out = append(out, r.Loss)
+	}
+	return out
+}
+
+func sameLosses(a, b []Record) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Loss != b[i].Loss || a[i].GradNorm != b[i].GradNorm {
+			return false
+		}
+	}
+	return true
+}
+
+// dataParallelDevices is the device counts to check against the plain path: 2 (GoMLX distributes
+// over two or more devices). The test skips on a backend without distributed execution or with one
+// device.
 func dataParallelDevices(t *testing.T, be compute.Backend) []int {
 	t.Helper()
-	if be.String() != "xla" {
-		t.Skipf("runs on an XLA backend (GOMLX_BACKEND=xla:<plugin>, e.g. on the GPU machine: scripts/gpu-dataparallel.sh); this is %q", be.String())
+	if be.String() != "xla" || be.NumDevices() < 2 {
+		t.Skipf("runs on an XLA backend (GOMLX_BACKEND=xla:<plugin>) with 2 or more devices (scripts/gpu-dataparallel.sh); this is %q with %d", be.String(), be.NumDevices())
 	}
-	if be.NumDevices() >= 2 {
-		return []int{1, 2}
-	}
-	return []int{1}
+	return []int{2}
 }
 
 // Training data-parallel gives the losses and weights of the plain single-device step from the

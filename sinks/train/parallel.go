@@ -25,7 +25,7 @@ type dataParallel struct {
 	backend compute.Backend
 }
 
-// newDataParallel prepares data parallelism over devices 0 … n−1 of be (n ≥ 1).
+// newDataParallel prepares data parallelism over devices 0 … n−1 of be (n ≥ 2; GoMLX distributes over two or more).
 func newDataParallel(be compute.Backend, n int) (*dataParallel, error) {
 	if have := be.NumDevices(); n > have {
 		return nil, fmt.Errorf("train: %d devices asked, backend %q has %d", n, be.String(), have)

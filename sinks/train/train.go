@@ -63,8 +63,10 @@ type Options struct {
 	StopAfter int `json:"-"`
 	// Devices trains data-parallel on devices 0 … Devices−1 of the backend (an XLA backend; see
 	// dataParallel): each micro-batch is split over them and one compiled step, its gradient
-	// all-reduce placed by XLA, updates the replicated weights. 1 takes that path on one device.
-	// 0: the plain single-device step. Not part of the recipe: a run may resume on other devices.
+	// all-reduce placed by XLA, updates the replicated weights. 0 and 1: the plain single-device
+	// step (GoMLX runs a distributed step only over two or more devices: on one H200 it refused one,
+	// "distributed execution requires more than one device"). Not part of the recipe: a run may
+	// resume on other devices.
 	Devices int `json:"-"`
 }
 
@@ -79,11 +81,11 @@ func (o *Options) check(s stream.Stream) error {
 	if o.Devices < 0 {
 		bad = append(bad, fmt.Sprintf("devices %d must not be negative", o.Devices))
 	}
-	if o.Devices > 0 && o.Batch > 0 && o.Accum > 0 && o.Batch%o.Accum == 0 && (o.Batch/o.Accum)%o.Devices != 0 {
+	if o.Devices > 1 && o.Batch > 0 && o.Accum > 0 && o.Batch%o.Accum == 0 && (o.Batch/o.Accum)%o.Devices != 0 {
 		bad = append(bad, fmt.Sprintf("batch %d with accumulation %d gives micro-batches of %d windows, which do not split evenly over %d devices",
 			o.Batch, o.Accum, o.Batch/o.Accum, o.Devices))
 	}
-	if o.Devices > 0 && o.Accum > 1 {
+	if o.Devices > 1 && o.Accum > 1 {
 		bad = append(bad, fmt.Sprintf("accumulation %d with %d devices: GoMLX's distributed training step does not accumulate gradients; use accumulation 1 (each device then takes batch/devices = %d windows) or devices 0",
 			o.Accum, o.Devices, o.Batch/o.Devices))
 	}
@@ -168,7 +170,7 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 		return nil, err
 	}
 	var dp *dataParallel // nil: the single-device step
-	if opts.Devices > 0 {
+	if opts.Devices > 1 {
 		var err error
 		if dp, err = newDataParallel(be, opts.Devices); err != nil {
 			return nil, err

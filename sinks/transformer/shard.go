@@ -38,8 +38,10 @@ type sharding struct {
 //	pos_embed                           [MaxSeqLen, D]  split on D
 //
 // Norm scales, biases, HeadNorm γ and the sink key/value are replicated (a full copy on every
-// device), and so is any matrix whose axis does not divide by n. ShardOver(1) keeps everything on
-// device 0 but runs the same annotated graphs.
+// device), and so is any matrix whose axis does not divide by n. ShardOver(1) changes nothing: the
+// model stays on one device unsharded, because GoMLX runs a distributed graph only over two or more
+// devices (measured on one H200: a one-device AutoSharding graph failed to compile without a device
+// assignment, and GoMLX refuses to gather the outputs of one device as a distributed result).
 //
 // The backend must have n devices and distributed execution: the pure-Go backend has no
 // distributed execution, and ShardOver says so at once (an XLA backend, GOMLX_BACKEND=xla:<plugin>,
@@ -55,6 +57,9 @@ func (m *Model) ShardOver(n int) error {
 	}
 	if err := CheckShardOver(m.Backend, n); err != nil {
 		return err
+	}
+	if n == 1 {
+		return nil // one device: the plain graphs (see above)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -131,6 +136,9 @@ func CheckShardOver(be compute.Backend, n int) error {
 	if have := be.NumDevices(); n > have {
 		return fmt.Errorf("ShardOver(%d): backend %q has %d device(s), fewer than the %d asked", n, be.Name(), have, n)
 	}
+	if n == 1 {
+		return nil // nothing to split: ShardOver(1) leaves the model as it is
+	}
 	mesh, err := shardMesh(n)
 	if err != nil {
 		return err
@@ -206,7 +214,13 @@ func (s *sharding) shardExec(e *runExec, nInputs int) {
 	for i := range specs {
 		specs[i] = s.replicated
 	}
-	e.Exec.AutoSharding(s.mesh).WithInputShardingSpecs(specs...).WithOutputShardingSpecs(s.replicated)
+	devices := make([]compute.DeviceNum, s.mesh.NumDevices())
+	for i := range devices {
+		devices[i] = compute.DeviceNum(i)
+	}
+	// Without a device assignment XLA refuses to compile a graph that is not device-portable.
+	e.Exec.AutoSharding(s.mesh).WithInputShardingSpecs(specs...).WithOutputShardingSpecs(s.replicated).
+		WithDeviceAssignment(devices)
 }
 
 // call runs a sharded Exec on n > 1 devices: each argument is copied to every device, and the
