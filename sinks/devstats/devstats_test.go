@@ -268,3 +268,54 @@ func TestEffectiveRanksMatchHost(t *testing.T) {
 		}
 	}
 }
+
+// SinkProfile gives SinkOnset's profile and Gu scores (k 0) and, per layer, the host's dominance
+// ratio of token 0 and effective rank of the residual stream, from one graph.
+func TestSinkProfileMatchesHost(t *testing.T) {
+	m, toks := plantedModel(t)
+	L := m.Config.NLayers
+	c, err := m.RunWithCache(toks, metrics.SinkProfileNames...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOnset, wantGu, err := SinkOnset(m, toks, 4, 0, metrics.GuEps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := m.Compilations()
+	prof, gu, rst, err := SinkProfile(m, toks, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Compilations() - before; got != 1 {
+		t.Errorf("SinkProfile built %d graphs, want 1", got)
+	}
+	if len(prof) != L || len(rst.Dominance) != L || len(rst.EffectiveRank) != L {
+		t.Fatalf("SinkProfile: %d layers of profile, %d dominance ratios, %d ranks; want %d each", len(prof), len(rst.Dominance), len(rst.EffectiveRank), L)
+	}
+	dominant := false
+	for l := 0; l < L; l++ {
+		if prof[l] != wantOnset[l] {
+			t.Errorf("layer %d: profile %+v, SinkOnset's %+v", l, prof[l], wantOnset[l])
+		}
+		resid := c.MustGet("resid_pre", l)
+		wantDom, err := metrics.DominanceRatio(resid, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, wantRank, err := metrics.EffectiveRank(resid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !close(rst.Dominance[l], wantDom, 1e-5) || !close(rst.EffectiveRank[l], wantRank, 1e-6) {
+			t.Errorf("layer %d: dominance %.7g, effective rank %.7g; host %.7g, %.7g", l, rst.Dominance[l], rst.EffectiveRank[l], wantDom, wantRank)
+		}
+		dominant = dominant || wantDom > 5
+	}
+	if !dominant {
+		t.Errorf("no layer of the planted model has a dominant token 0: the dominance comparison would not test the sink case")
+	}
+	if gu.SharePerSample != wantGu.SharePerSample || gu.Share != wantGu.Share {
+		t.Errorf("Gu shares %g/%g, SinkOnset's %g/%g", gu.Share, gu.SharePerSample, wantGu.Share, wantGu.SharePerSample)
+	}
+}

@@ -3,7 +3,6 @@ package devstats
 import (
 	"fmt"
 
-	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 
 	"github.com/sinkscope/sinkscope/sinks/metrics"
@@ -20,16 +19,7 @@ func EffectiveRanks(m *transformer.Model, tokens [][]int, batch int, patterns ..
 	if len(patterns) == 0 {
 		return nil, fmt.Errorf("devstats.EffectiveRanks: give at least one hook name or pattern")
 	}
-	gram := func(_ *transformer.HookContext, x *Node) []*Node {
-		if x.Rank() != 3 {
-			panic(fmt.Sprintf("the effective rank needs an activation [b, p, d], got shape %s", x.Shape()))
-		}
-		x = ConvertDType(x, dtypes.Float64)
-		if x.Shape().Dim(1) <= x.Shape().Dim(2) {
-			return []*Node{Einsum("bpd,bqd->bpq", x, x)} // [b, p, p]
-		}
-		return []*Node{Einsum("bpd,bpe->bde", x, x)} // [b, d, d]
-	}
+	gram := func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{gramF64(x)} }
 	rs := make([]transformer.Reduction, len(patterns))
 	for i, p := range patterns {
 		rs[i] = transformer.Reduction{Point: p, ID: fmt.Sprintf("gram-f64-%d", i), Fn: gram}

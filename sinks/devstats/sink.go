@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 
 	"github.com/sinkscope/sinkscope/sinks/metrics"
@@ -15,29 +16,58 @@ import (
 // the graph. Per layer and sample only [h] attention sums, [h] Gu column means and [T] residual norms
 // leave the device.
 func SinkOnset(m *transformer.Model, tokens [][]int, batch, k int, eps float64) ([]metrics.LayerSink, *metrics.GuScores, error) {
+	prof, gu, _, err := sinkOnset("devstats.SinkOnset", m, tokens, batch, k, eps, false)
+	return prof, gu, err
+}
+
+// ResidualStats are, per layer, statistics of the residual stream entering it (hook_resid_pre):
+// metrics.DominanceRatio of token 0 and metrics.EffectiveRank (the mean over sequences).
+type ResidualStats struct {
+	Dominance     []float64
+	EffectiveRank []float64
+}
+
+// SinkProfile is SinkOnset(m, tokens, batch, 0, metrics.GuEps) together with the ResidualStats of
+// every layer, in one run: the statistics a training run logs every few steps. Besides SinkOnset's
+// sums, per layer and sample one dominance ratio and one float64 Gram matrix of the residual stream
+// (x·xᵀ [p, p] when p ≤ d, else xᵀ·x [d, d], as EffectiveRanks) leave the device.
+func SinkProfile(m *transformer.Model, tokens [][]int, batch int) ([]metrics.LayerSink, *metrics.GuScores, *ResidualStats, error) {
+	return sinkOnset("devstats.SinkProfile", m, tokens, batch, 0, metrics.GuEps, true)
+}
+
+// sinkOnset is SinkOnset, and with resid also the ResidualStats of every layer.
+func sinkOnset(fn string, m *transformer.Model, tokens [][]int, batch, k int, eps float64, resid bool) ([]metrics.LayerSink, *metrics.GuScores, *ResidualStats, error) {
 	if len(tokens) == 0 || len(tokens[0]) < 2 {
-		return nil, nil, fmt.Errorf("devstats.SinkOnset: need at least one sequence of at least 2 tokens")
+		return nil, nil, nil, fmt.Errorf("%s: need at least one sequence of at least 2 tokens", fn)
 	}
 	T := len(tokens[0])
 	if k < 0 || k >= T {
-		return nil, nil, fmt.Errorf("devstats.SinkOnset: key position k = %d is outside the %d positions [0, %d)", k, T, T)
+		return nil, nil, nil, fmt.Errorf("%s: key position k = %d is outside the %d positions [0, %d)", fn, k, T, T)
 	}
 	if math.IsNaN(eps) || math.IsInf(eps, 0) {
-		return nil, nil, fmt.Errorf("devstats.SinkOnset: eps is %v; want a finite threshold (Gu et al.: %g)", eps, metrics.GuEps)
+		return nil, nil, nil, fmt.Errorf("%s: eps is %v; want a finite threshold (Gu et al.: %g)", fn, eps, metrics.GuEps)
 	}
 	patID, normID := fmt.Sprintf("sink-pattern-k%d", k), "token-norms"
+	if resid {
+		normID = "token-norms-dominance-gram"
+	}
 	rs := []transformer.Reduction{
 		{Point: "blocks.*.attn.hook_pattern", ID: patID, Fn: func(_ *transformer.HookContext, x *Node) []*Node {
 			return patternSums(x, k)
 		}},
 		{Point: "blocks.*.hook_resid_pre", ID: normID, Fn: func(_ *transformer.HookContext, x *Node) []*Node {
-			return []*Node{Sqrt(ReduceSum(Square(x), -1))} // x [b, p, d] → [b, p]
+			norms := Sqrt(ReduceSum(Square(x), -1)) // x [b, p, d] → [b, p]
+			if !resid {
+				return []*Node{norms}
+			}
+			return []*Node{norms, dominance(x), gramF64(x)}
 		}},
 	}
 	L := m.Config.NLayers
 	type acc struct {
 		first, row0, others, n0, nRest []float64   // per head / scalars summed over samples
 		gu                             [][]float64 // per sample, per head
+		dominance, rank                float64     // summed over samples
 		samples                        int
 	}
 	accs := make([]acc, L)
@@ -62,6 +92,21 @@ func SinkOnset(m *transformer.Model, tokens [][]int, batch, k int, eps float64) 
 				return fmt.Errorf("layer %d: %w", l, err)
 			}
 			a := &accs[l]
+			if resid {
+				dom, err := output(res, normID, rn, 1, B)
+				if err != nil {
+					return fmt.Errorf("layer %d: %w", l, err)
+				}
+				grams := res.Reduced[normID][rn][2] // [b, n, n] float64
+				if len(grams.Shape) != 3 || grams.Shape[0] != B || grams.Shape[1] != grams.Shape[2] || grams.Data64 == nil {
+					return fmt.Errorf("layer %d: reduction %q at %s: want a float64 [%d, n, n] Gram matrix, got shape %v", l, normID, rn, B, grams.Shape)
+				}
+				n := grams.Shape[1]
+				for b := 0; b < real; b++ {
+					a.dominance += float64(dom.Data[b])
+					a.rank += metrics.EffectiveRankFromGram(append([]float64(nil), grams.Data64[b*n*n:(b+1)*n*n]...), n)
+				}
+			}
 			if a.first == nil {
 				a.first, a.row0, a.others = make([]float64, H), make([]float64, H), make([]float64, H)
 				a.n0, a.nRest = make([]float64, 1), make([]float64, 1)
@@ -86,7 +131,7 @@ func SinkOnset(m *transformer.Model, tokens [][]int, batch, k int, eps float64) 
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("devstats.SinkOnset: %w", err)
+		return nil, nil, nil, fmt.Errorf("%s: %w", fn, err)
 	}
 	prof := make([]metrics.LayerSink, L)
 	gu := &metrics.GuScores{Alpha: make([][]float64, L), LayerShare: make([]float64, L), LayerSharePerSample: make([]float64, L), K: k, Eps: eps}
@@ -121,7 +166,35 @@ func SinkOnset(m *transformer.Model, tokens [][]int, batch, k int, eps float64) 
 		above, total, aboveS, totalS = above+n, total+H, aboveS+nS, totalS+a.samples*H
 	}
 	gu.Share, gu.SharePerSample = float64(above)/float64(total), float64(aboveS)/float64(totalS)
-	return prof, gu, nil
+	if !resid {
+		return prof, gu, nil, nil
+	}
+	rst := &ResidualStats{}
+	for _, a := range accs {
+		rst.Dominance = append(rst.Dominance, a.dominance/float64(a.samples))
+		rst.EffectiveRank = append(rst.EffectiveRank, a.rank/float64(a.samples))
+	}
+	return prof, gu, rst, nil
+}
+
+// dominance is metrics.DominanceRatio's per-sample term at token 0 of x [b, p, d]: max_j |x[b, 0, j]|
+// ÷ mean_j |x[b, 0, j]| → [b]. An all-zero token gives NaN or Inf here (the host version errors).
+func dominance(x *Node) *Node {
+	x0 := Abs(Squeeze(Slice(x, AxisRange(), AxisElem(0), AxisRange()), 1)) // [b, d]
+	return Div(ReduceMax(x0, -1), ReduceMean(x0, -1))                      // [b]
+}
+
+// gramF64 is the float64 Gram matrix of each sequence of x [b, p, d]: x·xᵀ [b, p, p] when p ≤ d,
+// else xᵀ·x [b, d, d] (the same nonzero eigenvalues, the smaller matrix).
+func gramF64(x *Node) *Node {
+	if x.Rank() != 3 {
+		panic(fmt.Sprintf("the effective rank needs an activation [b, p, d], got shape %s", x.Shape()))
+	}
+	x = ConvertDType(x, dtypes.Float64)
+	if x.Shape().Dim(1) <= x.Shape().Dim(2) {
+		return Einsum("bpd,bqd->bpq", x, x) // [b, p, p]
+	}
+	return Einsum("bpd,bpe->bde", x, x) // [b, d, d]
 }
 
 // patternSums reduces a pattern x [b, h, q, k] to four [b, h] tensors: the attention on key 0 summed

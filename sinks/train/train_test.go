@@ -16,8 +16,10 @@ import (
 
 	"github.com/gomlx/compute"
 
+	"github.com/sinkscope/sinkscope/datasets/stream"
 	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/sinks/hf"
+	"github.com/sinkscope/sinkscope/sinks/metrics"
 	"github.com/sinkscope/sinkscope/sinks/safetensors"
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
@@ -284,5 +286,49 @@ func TestTrainBF16(t *testing.T) {
 	}
 	if d := math.Abs(losses[true] - losses[false]); !(d < 0.05) || losses[true] == losses[false] {
 		t.Errorf("validation loss float32 %.5f, bfloat16 matmuls %.5f: want close but not identical", losses[false], losses[true])
+	}
+}
+
+// The sink statistics a run logs, reduced on the device, are the host's (SinkFromCache on a full
+// capture of the same windows) to float32 rounding.
+func TestSinkStatsMatchHost(t *testing.T) {
+	be := newBackend(t)
+	opts := tinyOptions(1)
+	data := chainStream{16, 16}
+	m, err := transformer.NewRandom(be, &opts.Model, opts.Init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := SinkStats(m, data, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	windows, err := data.Val(0, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs, _ := stream.Split(windows)
+	c, err := m.RunWithCache(inputs, metrics.SinkProfileNames...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := SinkFromCache(c, opts.Model.NLayers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near := func(a, b []float64) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if math.Abs(a[i]-b[i]) > 1e-5*math.Max(1, math.Abs(b[i])) {
+				return false
+			}
+		}
+		return true
+	}
+	if !near(got.AttnToFirst, want.AttnToFirst) || !near(got.NormRatio, want.NormRatio) || !near(got.Dominance, want.Dominance) ||
+		!near(got.EffectiveRank, want.EffectiveRank) || got.GuSink != want.GuSink {
+		t.Errorf("device statistics %+v\nhost %+v", got, want)
 	}
 }
