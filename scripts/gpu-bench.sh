@@ -40,6 +40,8 @@ for b in 8 64; do
   /opt/torch/.venv/bin/python scripts/bench_twin.py --device cuda --model paper-152m --batch \$b \\
     --cases logits,patterns,capture,sinkonset --seconds $secs
 done
+# first-call compile without GEMM autotuning (analysis graphs run once; training needs the tuning)
+XLA_FLAGS="\$XLA_FLAGS --xla_gpu_autotune_level=0" gpucarry/sinkscope bench --model random:paper-152m --batch 8 --seconds $secs
 CMD
 else cat <<CMD
 for mb in gpu-28m:32:256 paper-152m:8:1024; do
