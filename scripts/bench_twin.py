@@ -15,6 +15,8 @@ cases match the Go benchmarks:
   capture   BenchmarkForwardFullCapture: every hook point sinkscope captures with Capture("*")
             (embed; per block resid_pre, ln1, q, k, v, rot_q, rot_k, attn_scores, pattern, z, per-head
             result, attn_out, resid_mid, ln2, mlp gate/up/post, mlp_out, resid_post; final norm, logits)
+  capture_bf16  the same hook points copied out in bfloat16 and widened to float32 on the host
+            (`sinkscope bench`'s "full capture, bf16": CaptureInBF16)
   train     BenchmarkTrainStep (sinks/train): forward, cross-entropy, backward, global-norm clipping at 1
             and an AdamW step (betas 0.9/0.95, eps 1e-8, weight decay 0.1 on the weight matrices only)
   sinkonset `sinkscope bench`'s "sink onset, device": Fig. 3's statistics reduced on the device (per
@@ -116,8 +118,9 @@ class Block(nn.Module):
 class Hooks:
     """Copies the selected hook points out as numpy arrays (names as sinkscope's)."""
 
-    def __init__(self, select=None):
+    def __init__(self, select=None, bf16=False):
         self.select = select  # None: nothing; "*": everything; else a set of suffixes
+        self.bf16 = bf16  # copy out in bfloat16 and widen on the host (sinkscope's CaptureInBF16)
         self.layer = -1
         self.out = {}
 
@@ -129,7 +132,10 @@ class Hooks:
 
     def __call__(self, suffix, x):
         if self.wants(suffix):
-            self.out[self.name(suffix)] = x.detach().cpu().numpy().copy()
+            if self.bf16:
+                self.out[self.name(suffix)] = x.detach().to(torch.bfloat16).cpu().float().numpy()
+            else:
+                self.out[self.name(suffix)] = x.detach().cpu().numpy().copy()
         return x
 
 
@@ -246,6 +252,12 @@ def main():
             model(inputs, h)
             return h.out
 
+    def capture_bf16():
+        with torch.no_grad():
+            h = Hooks("*", bf16=True)
+            model(inputs, h)
+            return h.out
+
     train_model = Twin().train().to(DEVICE)
     decay = [p for n, p in train_model.named_parameters() if p.dim() == 2]
     no_decay = [p for n, p in train_model.named_parameters() if p.dim() != 2]
@@ -267,7 +279,8 @@ def main():
     if "capture" in args.cases:
         with_hooks = capture()
         assert len(with_hooks) == 3 + 19 * LAYERS, sorted(with_hooks)  # sinkscope's Capture("*") count
-    cases = {"logits": logits, "patterns": patterns, "capture": capture, "train": train, "sinkonset": sinkonset}
+    cases = {"logits": logits, "patterns": patterns, "capture": capture, "capture_bf16": capture_bf16, "train": train,
+             "sinkonset": sinkonset}
     result = {"threads": args.threads, "torch": torch.__version__, "model": args.model, "batch": BATCH, "seq": SEQ,
               "device": DEVICE, "bf16": args.bf16, "compile": args.compile}
     for name in args.cases.split(","):

@@ -38,7 +38,7 @@ if [ "$part" = analysis ]; then cat <<CMD
 for b in 8 64; do
   gpucarry/sinkscope bench --model random:paper-152m --batch \$b --seconds $secs
   /opt/torch/.venv/bin/python scripts/bench_twin.py --device cuda --model paper-152m --batch \$b \\
-    --cases logits,patterns,capture,sinkonset --seconds $secs
+    --cases logits,patterns,capture,capture_bf16,sinkonset --seconds $secs
 done
 # first-call compile without GEMM autotuning (analysis graphs run once; training needs the tuning)
 XLA_FLAGS="\$XLA_FLAGS --xla_gpu_autotune_level=0" gpucarry/sinkscope bench --model random:paper-152m --batch 8 --seconds $secs

@@ -63,6 +63,7 @@ func cmdBench(args []string) error {
 		fn   func() error
 	}{
 		{"full capture", run(transformer.Capture("*"))},
+		{"full capture, bf16", run(transformer.Capture("*"), transformer.CaptureInBF16())}, // half the bytes, rounded
 		{"patterns only", run(transformer.Capture("blocks.*.attn.hook_pattern"), transformer.NoLogits())},
 		{"logits only", run()},
 		// Fig. 3's finding both ways: the patterns and residuals to the host and reduced there

@@ -13,6 +13,9 @@ type Activation struct {
 	Data  []float32
 	// Data64 holds a float64 reduction output (see Reduction) instead of Data; nil otherwise.
 	Data64 []float64
+	// Rounded names the precision the values were rounded to on their way off the device
+	// ("bfloat16" with CaptureInBF16); empty for exact float32 activations.
+	Rounded string
 }
 
 // Offset returns the flat index of a multi-index, with an error naming the axis that is out of range.
@@ -63,7 +66,7 @@ func (a *Activation) Sub(idx ...int) (*Activation, error) {
 	if len(a.Dims) == len(a.Shape) {
 		dims = a.Dims[len(idx):]
 	}
-	return &Activation{Name: a.Name, Shape: append([]int(nil), rest...), Dims: dims, Data: a.Data[off : off+n]}, nil
+	return &Activation{Name: a.Name, Shape: append([]int(nil), rest...), Dims: dims, Data: a.Data[off : off+n], Rounded: a.Rounded}, nil
 }
 
 // Len is the number of values.
@@ -147,7 +150,7 @@ func (a *Activation) Rows(n int) *Activation {
 	}
 	per := len(a.Data) / a.Shape[0]
 	shape := append([]int{n}, a.Shape[1:]...)
-	return &Activation{Name: a.Name, Shape: shape, Dims: a.Dims, Data: a.Data[: n*per : n*per]}
+	return &Activation{Name: a.Name, Shape: shape, Dims: a.Dims, Data: a.Data[: n*per : n*per], Rounded: a.Rounded}
 }
 
 // concatBatch appends the batch axis (axis 0) of other to c, per hook name.

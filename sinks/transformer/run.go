@@ -66,6 +66,7 @@ type runConfig struct {
 	inputs   map[string]*tensors.Tensor
 	mask     *tensors.Tensor
 	noLogits bool
+	bf16     bool // captures leave the device in bfloat16 (CaptureInBF16)
 }
 
 // Capture selects hook points to materialise in the run's Cache, by name or glob. Only selected points
@@ -192,6 +193,20 @@ func WithAttentionMask(data []float32, dims ...int) Option {
 	}
 }
 
+// CaptureInBF16 moves the captured activations off the device in bfloat16, half the bytes of
+// float32, for runs bound by device-to-host copies (full capture of a large model on a GPU). Each
+// captured value is rounded to bfloat16 (8 significant bits, relative error ≤ 2⁻⁹) in the graph and
+// widened back to float32 on the host, so the Activation holds rounded values and says so
+// (Activation.Rounded is "bfloat16"). The forward pass itself, the logits and every reduction
+// (Reduce) stay float32; a run without this option returns exact float32 activations. On the
+// pure-Go backend, where nothing crosses a bus, it only adds the two conversions (slower).
+func CaptureInBF16() Option {
+	return func(r *runConfig) error {
+		r.bf16 = true
+		return nil
+	}
+}
+
 // NoLogits skips the unembedding: the Result has no logits (useful when only the cache is needed).
 func NoLogits() Option {
 	return func(r *runConfig) error {
@@ -263,7 +278,7 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 
 	// The compiled-graph key: everything that changes the graph's structure except input shapes,
 	// which the Exec keys on by itself.
-	key := fmt.Sprintf("capture=%s|inputs=%s|mask=%v|nologits=%v|hooks=", strings.Join(captureNames, ","), strings.Join(inputNames, ","), rc.mask != nil, rc.noLogits)
+	key := fmt.Sprintf("capture=%s|bf16=%v|inputs=%s|mask=%v|nologits=%v|hooks=", strings.Join(captureNames, ","), rc.bf16, strings.Join(inputNames, ","), rc.mask != nil, rc.noLogits)
 	shareable := true
 	for _, n := range sortedKeys(hookMap) {
 		for _, h := range hookMap[n] {
@@ -284,7 +299,7 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 	defer m.mu.Unlock()
 	exec := m.execs[key]
 	if exec == nil {
-		exec, err = m.newExec(captureNames, hookMap, reduceMap, inputNames, rc.mask != nil, rc.noLogits)
+		exec, err = m.newExec(captureNames, hookMap, reduceMap, inputNames, rc.mask != nil, rc.noLogits, rc.bf16)
 		if err != nil {
 			return nil, err
 		}
@@ -322,6 +337,9 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 		a, err := toActivation(name, outs[i], m.Config)
 		if err != nil {
 			return nil, err
+		}
+		if rc.bf16 {
+			a.Rounded = "bfloat16"
 		}
 		res.Cache.acts[name] = a
 	}
@@ -408,7 +426,11 @@ type reducedSlot struct {
 	n        int
 }
 
-func (m *Model) newExec(capture []string, hooks map[string][]Hook, reduce map[string][]Reduction, inputNames []string, hasMask, noLogits bool) (*runExec, error) {
+func (m *Model) newExec(capture []string, hooks map[string][]Hook, reduce map[string][]Reduction, inputNames []string, hasMask, noLogits, bf16 bool) (*runExec, error) {
+	captureDType := dtypes.Float32
+	if bf16 {
+		captureDType = dtypes.BFloat16
+	}
 	cfg := m.Config
 	layout := &outLayout{}
 	fn := func(scope *model.Scope, inputs []*Node) []*Node {
@@ -447,7 +469,7 @@ func (m *Model) newExec(capture []string, hooks map[string][]Hook, reduce map[st
 			if !ok {
 				exceptions.Panicf("hook point %q was selected but not reached in the forward pass", n)
 			}
-			outs = append(outs, ConvertDType(x, dtypes.Float32))
+			outs = append(outs, ConvertDType(x, captureDType))
 		}
 		if !noLogits {
 			outs = append(outs, logits)
