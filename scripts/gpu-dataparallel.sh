@@ -16,7 +16,8 @@
 #  2. on a 2-GPU machine, `sinkscope train` on paper-152m for 30 steps at batch 16 × 1024 tokens
 #     with --devices 0 (plain) and 2, and the mean tokens/s of the last 20 steps of each
 #     (the first ones pay XLA's compilation). The preset's corpus is the Go source tree, carried as
-#     gpucarry/gosrc.tgz and found through $GOROOT.
+#     gpucarry/gosrc.tgz and found through $GOROOT. Then the PyTorch DDP twin (scripts/ddp_twin.py:
+#     the same architecture, global batch and bf16 products) on 1 and 2 GPUs.
 #
 #   scripts/gpu-dataparallel.sh [test|scaling]     default test
 #
@@ -64,5 +65,9 @@ for n in 0 2; do
     --devices $n --run /tmp/dataparallel-$n 2>&1 | tail -3
   grep -o '"tokens_per_s":[0-9.e+]*' /tmp/dataparallel-$n/log.jsonl | tail -n 20 | cut -d: -f2 |
     awk -v n=$n '{s += $1} END {printf "devices %d: %.0f tokens/s (mean of the last %d steps)\n", n, s/NR, NR}'
+done
+# the PyTorch DDP twin, same architecture, global batch and bf16 products, on 1 and 2 GPUs
+for n in 1 2; do
+  /opt/torch/.venv/bin/python scripts/ddp_twin.py --procs $n --device cuda --model paper-152m --batch 16 --seq 1024 --bf16
 done
 CMD
