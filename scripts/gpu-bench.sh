@@ -11,7 +11,7 @@
 #
 #   scripts/gpu-bench.sh analysis|train [SECONDS]     default 5 s per case
 #
-# Each part is one device call of a few minutes (a call may run 10); the first call of a fresh
+# Each part is one command of a few minutes on the GPU machine; the first command on a fresh
 # machine also pays its start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
