@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sinkscope/sinkscope/sinks/hf"
@@ -111,6 +112,23 @@ func TestTrainingParityWithPyTorch(t *testing.T) {
 // size ~0.02–1).
 func compareWeights(t *testing.T, got, want string) {
 	t.Helper()
+	worst := 0.0
+	eachTensorPair(t, got, want, false, func(name string, a, b []float32) {
+		for i := range b {
+			worst = math.Max(worst, math.Abs(float64(a[i]-b[i])))
+		}
+	})
+	if worst > 1e-4 {
+		t.Errorf("weights after 20 steps differ from PyTorch's by up to %.3g", worst)
+	}
+	t.Logf("weights after 20 steps: largest absolute difference from PyTorch %.3g", worst)
+}
+
+// eachTensorPair calls fn with every tensor of the safetensors file want (in its order) and the
+// tensor of the same name in got, as float32 of equal length. sameNames also requires got to hold
+// exactly want's tensors.
+func eachTensorPair(t *testing.T, got, want string, sameNames bool, fn func(name string, a, b []float32)) {
+	t.Helper()
 	g, err := safetensors.Open(got)
 	if err != nil {
 		t.Fatal(err)
@@ -121,22 +139,15 @@ func compareWeights(t *testing.T, got, want string) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	worst := 0.0
+	if a, b := g.Names(), w.Names(); sameNames && strings.Join(a, " ") != strings.Join(b, " ") {
+		t.Fatalf("%s: tensors %v, want %v (%s)", got, a, b, want)
+	}
 	for _, name := range w.Names() {
-		a, err := g.ReadFloat32(name)
-		if err != nil {
-			t.Fatalf("final weights: %v", err)
+		a, errA := g.ReadFloat32(name)
+		b, errB := w.ReadFloat32(name)
+		if errA != nil || errB != nil || len(a) != len(b) {
+			t.Fatalf("%s vs %s, tensor %s: %v, %v, %d vs %d values", got, want, name, errA, errB, len(a), len(b))
 		}
-		b, err := w.ReadFloat32(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range b {
-			worst = math.Max(worst, math.Abs(float64(a[i]-b[i])))
-		}
+		fn(name, a, b)
 	}
-	if worst > 1e-4 {
-		t.Errorf("weights after 20 steps differ from PyTorch's by up to %.3g", worst)
-	}
-	t.Logf("weights after 20 steps: largest absolute difference from PyTorch %.3g", worst)
 }
