@@ -29,16 +29,12 @@ func EffectiveRanks(m *transformer.Model, tokens [][]int, batch int, patterns ..
 	err := microBatches(m, tokens, batch, rs, nil, func(res *transformer.Result, real int) error {
 		for _, r := range rs {
 			id := r.ID
-			for name, outs := range res.Reduced[id] {
-				g := outs[0]
-				if len(g.Shape) != 3 || g.Shape[1] != g.Shape[2] || g.Data64 == nil {
-					return fmt.Errorf("reduction %q at %s: want a float64 [b, n, n] Gram matrix, got shape %v", id, name, g.Shape)
+			for name := range res.Reduced[id] {
+				s, err := rankSum(res, id, name, 0, real)
+				if err != nil {
+					return err
 				}
-				k := g.Shape[1]
-				for b := 0; b < real; b++ {
-					gram := append([]float64(nil), g.Data64[b*k*k:(b+1)*k*k]...)
-					sums[name] += metrics.EffectiveRankFromGram(gram, k)
-				}
+				sums[name] += s
 			}
 		}
 		n += real
@@ -51,4 +47,23 @@ func EffectiveRanks(m *transformer.Model, tokens [][]int, batch int, patterns ..
 		sums[name] /= float64(n)
 	}
 	return sums, nil
+}
+
+// rankSum is the sum over the first real samples of metrics.EffectiveRankFromGram of output i of
+// reduction id at hook name, a float64 Gram matrix per sample [b, n, n] (gramF64).
+func rankSum(res *transformer.Result, id, name string, i, real int) (float64, error) {
+	outs := res.Reduced[id][name]
+	if i >= len(outs) {
+		return 0, fmt.Errorf("reduction %q at %s returned %d outputs, want at least %d", id, name, len(outs), i+1)
+	}
+	g := outs[i]
+	if len(g.Shape) != 3 || g.Shape[0] < real || g.Shape[1] != g.Shape[2] || g.Data64 == nil {
+		return 0, fmt.Errorf("reduction %q at %s: output %d: want a float64 [b ≥ %d, n, n] Gram matrix, got shape %v", id, name, i, real, g.Shape)
+	}
+	k, sum := g.Shape[1], 0.0
+	for b := 0; b < real; b++ {
+		gram := append([]float64(nil), g.Data64[b*k*k:(b+1)*k*k]...) // EffectiveRankFromGram works in place
+		sum += metrics.EffectiveRankFromGram(gram, k)
+	}
+	return sum, nil
 }

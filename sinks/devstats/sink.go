@@ -97,14 +97,13 @@ func sinkOnset(fn string, m *transformer.Model, tokens [][]int, batch, k int, ep
 				if err != nil {
 					return fmt.Errorf("layer %d: %w", l, err)
 				}
-				grams := res.Reduced[normID][rn][2] // [b, n, n] float64
-				if len(grams.Shape) != 3 || grams.Shape[0] != B || grams.Shape[1] != grams.Shape[2] || grams.Data64 == nil {
-					return fmt.Errorf("layer %d: reduction %q at %s: want a float64 [%d, n, n] Gram matrix, got shape %v", l, normID, rn, B, grams.Shape)
+				rank, err := rankSum(res, normID, rn, 2, real)
+				if err != nil {
+					return fmt.Errorf("layer %d: %w", l, err)
 				}
-				n := grams.Shape[1]
+				a.rank += rank
 				for b := 0; b < real; b++ {
 					a.dominance += float64(dom.Data[b])
-					a.rank += metrics.EffectiveRankFromGram(append([]float64(nil), grams.Data64[b*n*n:(b+1)*n*n]...), n)
 				}
 			}
 			if a.first == nil {

@@ -324,7 +324,7 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 		args = append(args, rc.mask)
 	}
 	var outs []*tensors.Tensor
-	if m.shard != nil && m.shard.mesh.NumDevices() > 1 {
+	if m.shard != nil { // ShardOver(n) sets it for n ≥ 2 only
 		outs, err = m.shard.call(exec, args)
 	} else {
 		outs, err = callExec(exec.Exec, args)

@@ -223,7 +223,7 @@ func (s *sharding) shardExec(e *runExec, nInputs int) {
 		WithDeviceAssignment(devices)
 }
 
-// call runs a sharded Exec on n > 1 devices: each argument is copied to every device, and the
+// call runs a sharded Exec on its n ≥ 2 devices: each argument is copied to every device, and the
 // outputs of device 0 come back (every output is replicated, so device 0 holds all of it); the
 // other devices' copies are freed.
 func (s *sharding) call(e *runExec, args []any) ([]*tensors.Tensor, error) {
