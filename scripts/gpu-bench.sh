@@ -7,9 +7,13 @@
 # tokens, one after the other in one call; then the training loop (`sinkscope bench --train`, bf16
 # products) beside the twin's training step (bf16 autocast, eager and torch.compile) and the JAX twin
 # (scripts/bench_jax_twin.py, one jitted step, bf16 products) for gpu-28m (batch 32 × 256) and
-# paper-152m (batch 8 × 1024). Carry: gpucarry.
+# paper-152m (batch 8 × 1024). `workflow` times the 7B workflow: a Llama-2-7B-shaped random
+# checkpoint (bf16, 3 shards, written there by scripts/make_random_llama.py), `sinkscope reproduce
+# --bf16` at the paper's settings twice (a cold XLA autotune cache, then a warm one), then the
+# PyTorch twin (scripts/reproduce_twin.py: the same inputs with transformers), each with its peak GPU
+# memory from nvidia-smi sampled every 100 ms. Carry: gpucarry.
 #
-#   scripts/gpu-bench.sh analysis|train [SECONDS]     default 5 s per case
+#   scripts/gpu-bench.sh analysis|train|workflow [SECONDS]     default 5 s per case
 #
 # Each part is one command of a few minutes on the GPU machine; the first command on a fresh
 # machine also pays its start.
@@ -19,13 +23,14 @@ source scripts/env.sh
 part="${1:-}"
 secs="${2:-5}"
 case "$part" in
-analysis | train) ;;
-*) echo "usage: scripts/gpu-bench.sh analysis|train [SECONDS]" >&2; exit 2 ;;
+analysis | train | workflow) ;;
+*) echo "usage: scripts/gpu-bench.sh analysis|train|workflow [SECONDS]" >&2; exit 2 ;;
 esac
 mkdir -p gpucarry
 rm -f gpucarry/sinkscope gpucarry/sinkscope.gz
 CGO_ENABLED=1 go build -ldflags="-s -w" -o gpucarry/sinkscope ./cmd/sinkscope
 gzip -9 gpucarry/sinkscope
+cp node_modules/echarts/dist/echarts.min.js gpucarry/ # reproduce's HTML figures look next to the binary
 cat <<CMD
 # on the GPU machine (carry: gpucarry):
 gunzip -k gpucarry/sinkscope.gz && chmod +x gpucarry/sinkscope
@@ -42,6 +47,19 @@ for b in 8 64; do
 done
 # first-call compile without GEMM autotuning (analysis graphs run once; training needs the tuning)
 XLA_FLAGS="\$XLA_FLAGS --xla_gpu_autotune_level=0" gpucarry/sinkscope bench --model random:paper-152m --batch 8 --seconds $secs
+CMD
+elif [ "$part" = workflow ]; then cat <<CMD
+# peak GPU memory of a command: nvidia-smi's used memory sampled every 100 ms while it runs
+peak() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > /tmp/mem.txt & local p=\$!
+  local s=\$(date +%s%N); timeout 240 "\$@"; echo "rc \$?, wall \$(( (\$(date +%s%N) - s) / 1000000 )) ms"; kill \$p; echo "peak GPU memory \$(sort -n /tmp/mem.txt | tail -1) MiB (idle \$(sort -n /tmp/mem.txt | head -1))"; }
+/opt/torch/.venv/bin/python scripts/make_random_llama.py /tmp/llama7b --shape llama2-7b
+ls -la /tmp/llama7b; mkdir -p /tmp/xla-autotune-7b
+for run in cold warm; do
+  echo "== sinkscope reproduce --bf16, \$run autotune cache"
+  XLA_FLAGS="--xla_gpu_per_fusion_autotune_cache_dir=/tmp/xla-autotune-7b" peak gpucarry/sinkscope reproduce --model /tmp/llama7b --bf16 --svg=false --out /tmp/rep-\$run
+done
+echo "== PyTorch twin"; peak /opt/torch/.venv/bin/python scripts/reproduce_twin.py /tmp/llama7b
+tail -3 /tmp/rep-warm/report.md; grep -o '"graphs_compiled":[^,]*' /tmp/rep-warm/results.json
 CMD
 else cat <<CMD
 for mb in gpu-28m:32:256 paper-152m:8:1024; do

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -78,10 +79,12 @@ func cmdReproduce(args []string) error {
 			return fmt.Errorf("--echarts: %w", err)
 		}
 	}
+	start := time.Now()
 	s, desc, _, err := findings.Prepare(nil, *source, p)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(os.Stderr, "prepared (model loaded, batches built) in %.1fs\n", time.Since(start).Seconds())
 	fmt.Fprintln(stdout, desc.Backend)
 	fmt.Fprintf(stdout, "model: %s\nmain batch: %s\nrandom batch: %s\n", desc.Model, desc.Main, desc.Random)
 	if s.Scan != nil {
@@ -92,7 +95,11 @@ func cmdReproduce(args []string) error {
 		dir = filepath.Join("out", "reproduce", safeName(*source))
 	}
 	// A progress bar on a terminal; one line per step otherwise (logs, CI).
-	progress := func(st findings.Step) { fmt.Fprintf(os.Stderr, "[%d/%d] %s\n", st.Done, st.Of, st.Name) }
+	// Without a terminal each step's line carries the seconds since the command started, so a log
+	// shows where the time went (loading, compiling, the findings).
+	progress := func(st findings.Step) {
+		fmt.Fprintf(os.Stderr, "[%d/%d] %s (%.1fs)\n", st.Done, st.Of, st.Name, time.Since(start).Seconds())
+	}
 	var bar *progressbar.ProgressBar
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		bar = progressbar.NewOptions(10, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("reproduce"),
