@@ -38,3 +38,15 @@ func TestDefaultAndUnknown(t *testing.T) {
 		t.Fatalf("unknown backend: %v", err)
 	}
 }
+
+// On the pure-Go backend BF16Products just runs fn.
+func TestBF16ProductsOnGo(t *testing.T) {
+	be, err := NewWithConfig("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	if err := BF16Products(be, func() error { ran = true; return nil }); err != nil || !ran {
+		t.Fatalf("ran %v, err %v", ran, err)
+	}
+}

@@ -35,6 +35,7 @@ import (
 
 	"github.com/sinkscope/sinkscope/datasets/stream"
 	"github.com/sinkscope/sinkscope/internal/atomicfile"
+	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/sinks/devstats"
 	"github.com/sinkscope/sinkscope/sinks/hf"
 	"github.com/sinkscope/sinkscope/sinks/metrics"
@@ -268,11 +269,14 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 				return sum, fmt.Errorf("train: data for step %d: %w", step, err)
 			}
 			var ms []*tensors.Tensor
-			if dp != nil {
-				ms, err = dp.step(trainer, batch)
-			} else {
-				ms, err = trainer.TrainStep(batch)
-			}
+			err = opts.products(be, func() (err error) {
+				if dp != nil {
+					ms, err = dp.step(trainer, batch)
+				} else {
+					ms, err = trainer.TrainStep(batch)
+				}
+				return err
+			})
 			if err != nil {
 				return sum, fmt.Errorf("train: step %d: %w", step, err)
 			}
@@ -301,7 +305,10 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 				}
 				defer eval.Finalize()
 			}
-			if rec.ValLoss, err = evalLoss(eval, data, opts.EvalBatches, opts.Batch); err != nil {
+			if err = opts.products(be, func() (err error) {
+				rec.ValLoss, err = evalLoss(eval, data, opts.EvalBatches, opts.Batch)
+				return err
+			}); err != nil {
 				return sum, err
 			}
 			sum.ValLoss = rec.ValLoss
@@ -329,6 +336,17 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 		}
 	}
 	return sum, nil
+}
+
+// products runs fn, which builds or runs the training step or the validation loss, under
+// backend.BF16Products when the products are bfloat16 (XLA's DEFAULT precision: on CUDA the HIGHEST
+// that sinkscope's backends otherwise ask for runs bfloat16 products at float32 speed); float32
+// training and every analysis graph keep HIGHEST.
+func (o *Options) products(be compute.Backend, fn func() error) error {
+	if !o.BF16 {
+		return fn()
+	}
+	return backend.BF16Products(be, fn)
 }
 
 func (o *Options) matmulDType() dtypes.DType {
