@@ -84,7 +84,30 @@ func benchTrain(source string, batch, seqLen, steps int, bf16 bool) error {
 	if bf16 {
 		prec = "bf16 matrix products"
 	}
-	fmt.Fprintf(stdout, "train %s (%d layers, d %d), batch %d × %d tokens, %s: first step (with compilation) %.2fs, then median %.0f tokens/s over %d steps (min %.0f, max %.0f)\n",
-		source, L, cfg.DModel, batch, seqLen, prec, first, tps[len(tps)/2], len(tps), tps[0], tps[len(tps)-1])
+	med := tps[len(tps)/2]
+	fpt := trainFLOPsPerToken(&cfg, seqLen)
+	fmt.Fprintf(stdout, "train %s (%d layers, d %d), batch %d × %d tokens, %s: first step (with compilation) %.2fs, then median %.0f tokens/s over %d steps (min %.0f, max %.0f); %.3g FLOPs/token (6N + 12·L·d·T), %.1f TFLOP/s\n",
+		source, L, cfg.DModel, batch, seqLen, prec, first, med, len(tps), tps[0], tps[len(tps)-1], fpt, fpt*med/1e12)
 	return nil
+}
+
+// trainFLOPsPerToken is the usual estimate of a training step's work per token (Kaplan et al.;
+// PaLM's MFU): 6N for the forward and backward matrix products with N the parameters that enter
+// one (every weight matrix, the unembedding included; the embedding lookup is not a product, so an
+// untied embedding does not count) plus 12·L·d·T for the attention scores and the pattern·V
+// products. MFU is this times tokens/s over the device's peak.
+func trainFLOPsPerToken(cfg *transformer.Config, T int) float64 {
+	n := 0
+	for name, dims := range cfg.ParamShapes() {
+		if len(dims) < 2 || strings.HasSuffix(name, "/scale") || strings.Contains(name, "/sink/") ||
+			name == "pos_embed/weights" || (name == "embed/weights" && !cfg.TiedEmbeddings) {
+			continue
+		}
+		k := 1
+		for _, d := range dims {
+			k *= d
+		}
+		n += k
+	}
+	return 6*float64(n) + 12*float64(cfg.NLayers*cfg.DModel*T)
 }
