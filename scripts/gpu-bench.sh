@@ -9,9 +9,8 @@
 # (scripts/bench_jax_twin.py, one jitted step, bf16 products) for gpu-28m (batch 32 × 256) and
 # paper-152m (batch 8 × 1024). `workflow` times the 7B workflow: a Llama-2-7B-shaped random
 # checkpoint (bf16, 3 shards, written there by scripts/make_random_llama.py), `sinkscope reproduce
-# --bf16` at the paper's settings twice (a cold XLA autotune cache, then a warm one), then the
-# PyTorch twin (scripts/reproduce_twin.py: the same inputs with transformers), each with its peak GPU
-# memory from nvidia-smi sampled every 100 ms. Carry: gpucarry.
+# --bf16` at the paper's settings with a cold XLA autotune cache, the PyTorch twin (scripts/reproduce_twin.py: the same inputs with transformers), each with its peak GPU
+# memory from nvidia-smi sampled every 100 ms, then sinkscope again with the cache warm. Carry: gpucarry.
 #
 #   scripts/gpu-bench.sh analysis|train|workflow [SECONDS]     default 5 s per case
 #
@@ -54,11 +53,11 @@ peak() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 1
   local s=\$(date +%s%N); timeout 240 "\$@"; echo "rc \$?, wall \$(( (\$(date +%s%N) - s) / 1000000 )) ms"; kill \$p; echo "peak GPU memory \$(sort -n /tmp/mem.txt | tail -1) MiB (idle \$(sort -n /tmp/mem.txt | head -1))"; }
 /opt/torch/.venv/bin/python scripts/make_random_llama.py /tmp/llama7b --shape llama2-7b
 ls -la /tmp/llama7b; mkdir -p /tmp/xla-autotune-7b
-for run in cold warm; do
-  echo "== sinkscope reproduce --bf16, \$run autotune cache"
-  XLA_FLAGS="--xla_gpu_per_fusion_autotune_cache_dir=/tmp/xla-autotune-7b" peak gpucarry/sinkscope reproduce --model /tmp/llama7b --bf16 --svg=false --out /tmp/rep-\$run
-done
+rep() { echo "== sinkscope reproduce --bf16, \$1 autotune cache"
+  XLA_FLAGS="--xla_gpu_per_fusion_autotune_cache_dir=/tmp/xla-autotune-7b" peak gpucarry/sinkscope reproduce --model /tmp/llama7b --bf16 --svg=false --out /tmp/rep-\$1; }
+rep cold
 echo "== PyTorch twin"; peak /opt/torch/.venv/bin/python scripts/reproduce_twin.py /tmp/llama7b
+rep warm
 tail -3 /tmp/rep-warm/report.md; grep -o '"graphs_compiled":[^,]*' /tmp/rep-warm/results.json
 CMD
 else cat <<CMD
