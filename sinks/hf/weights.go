@@ -3,11 +3,14 @@ package hf
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/gomlx/compute/dtypes"
@@ -308,11 +311,29 @@ func LoadWeights(dir string, cfg *transformer.Config, dtype dtypes.DType) (map[s
 		return nil, checkpointError(dir, problems)
 	}
 
-	out := make(map[string]*tensors.Tensor, len(lay.tensors)+2)
+	// The tensors are read in parallel (each one positioned read into its own tensor when the
+	// stored dtype is the one asked for), by at most GOMAXPROCS (≤ 8) readers; errors are reported
+	// for the first failing tensor in checkpoint order, whatever finished first.
+	parts := make([]map[string]*tensors.Tensor, len(lay.tensors))
+	errs := make([]error, len(lay.tensors))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, min(runtime.GOMAXPROCS(0), 8))
 	for i, t := range lay.tensors {
-		if err := loadOne(set, found[i], t, dtype, out); err != nil {
-			return nil, fmt.Errorf("hf: checkpoint %s: %w", dir, err)
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			parts[i] = make(map[string]*tensors.Tensor, len(t.targets))
+			errs[i] = loadOne(set, found[i], t, dtype, parts[i])
+		}()
+	}
+	wg.Wait()
+	out := make(map[string]*tensors.Tensor, len(lay.tensors)+2)
+	for i := range lay.tensors {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("hf: checkpoint %s: %w", dir, errs[i])
 		}
+		maps.Copy(out, parts[i])
 	}
 	if tiedHead != "" {
 		embed := ""

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // MaxHeaderSize is the largest JSON header accepted (the reference implementation's limit).
@@ -508,6 +509,27 @@ func (f *File) readChunks(t TensorInfo, fn func(src []byte, start int) error) er
 	return nil
 }
 
+// nativeLittleEndian is true on little-endian hosts (x86-64, arm64), where a little-endian F32 or
+// BF16 tensor's bytes are already the float32 or uint16 values in memory: ReadFloat32Into and
+// ReadBFloat16Into then read the file straight into the destination (measured on a 2-core VM:
+// a 1.35 GB BF16 checkpoint loaded at 0.55 GB/s through the per-element loop, which decoded each
+// value with binary.LittleEndian). Big-endian hosts take the decoding path.
+var nativeLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// readInto reads tensor t's bytes into dst (exactly t.NumBytes() long) with one positioned read.
+func (f *File) readInto(t TensorInfo, dst []byte) error {
+	if int64(len(dst)) != t.NumBytes() {
+		return fmt.Errorf("safetensors file %q: tensor %q: %d bytes, destination %d", f.name, t.Name, t.NumBytes(), len(dst))
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	if err := readFull(f.r, dst, f.dataStart+t.Begin); err != nil {
+		return fmt.Errorf("safetensors file %q: reading tensor %q: %v", f.name, t.Name, err)
+	}
+	return nil
+}
+
 // ReadFloat32 reads the tensor converted to float32 (see DecodeFloat32 for the conversions).
 func (f *File) ReadFloat32(name string) ([]float32, error) {
 	t, err := f.lookup(name)
@@ -541,6 +563,9 @@ func (f *File) ReadFloat32Into(name string, dst []float32) error {
 	if err != nil {
 		return err
 	}
+	if t.DType == F32 && nativeLittleEndian { // the stored bytes are dst's: one read, no decoding
+		return f.readInto(t, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst)))
+	}
 	size := t.DType.Size()
 	return f.readChunks(t, func(src []byte, start int) error {
 		n := len(src) / size
@@ -558,6 +583,9 @@ func (f *File) ReadBFloat16Into(name string, dst []uint16) error {
 	t, err := f.lookupFor(name, len(dst))
 	if err != nil {
 		return err
+	}
+	if t.DType == BF16 && nativeLittleEndian { // the stored bytes are dst's: one read, no decoding
+		return f.readInto(t, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 2*len(dst)))
 	}
 	size := t.DType.Size()
 	var tmp []float32
