@@ -122,8 +122,8 @@ func TestReproduceWritesEverything(t *testing.T) {
 			t.Errorf("step %q compiled %d graphs, want at most %d", name, n, maxStepGraphs[name])
 		}
 	}
-	if sum != r.Graphs || r.Graphs > 16 {
-		t.Errorf("%d graphs compiled in all (steps add up to %d), want at most 16", r.Graphs, sum)
+	if sum != r.Graphs || r.Graphs > 11 {
+		t.Errorf("%d graphs compiled in all (steps add up to %d), want at most 11", r.Graphs, sum)
 	}
 	for _, f := range r.Figures {
 		for _, ext := range []string{".svg", ".html"} {
@@ -180,5 +180,5 @@ func TestFiguresFromPartialResults(t *testing.T) {
 var maxStepGraphs = map[string]int{
 	"super-neuron layer scan": 1, "sink onset (Fig. 3)": 1, "variance discrepancy (Fig. 4, toy)": 2,
 	"W_O preservation (Fig. 7)": 1, "super neurons (Fig. 8-10)": 1, "dimension disparity (Table 1)": 1,
-	"QK lock (Fig. 12)": 1, "effective rank (Fig. 21)": 1, "interventions (Figs. 5-6)": 4,
+	"QK lock (Fig. 12)": 1, "effective rank (Fig. 21)": 1, "interventions (Figs. 5-6)": 3,
 }

@@ -539,3 +539,33 @@ func TestSweepPaddedLastBatch(t *testing.T) {
 		t.Errorf("μ averaged %d tokens, want %d", muPad.Tokens, 7*16)
 	}
 }
+
+// RunMask's unmodified run shares the masked run's graph (an all-zero additive mask): its column
+// scores must equal those of a plain run without any mask, and a mask run on a model that has
+// compiled nothing yet compiles one graph, not two.
+func TestMaskUnmodifiedRunIsPlain(t *testing.T) {
+	l := open(t, "planted")
+	const k, T = 9, 32
+	toks := plantedTokens(t, l, 8, T, k, true)
+	before := l.Model.Compilations()
+	res, err := RunMask(l.Model, toks, IsolateToken(k), k, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := l.Model.Compilations() - before; n != 1 {
+		t.Errorf("RunMask compiled %d graphs, want 1 (the unmodified and masked runs share one)", n)
+	}
+	L := l.Model.Config.NLayers
+	plain, _, err := columnScores(l.Model, toks, 8, []int{0}) // no mask option at all
+	if err != nil {
+		t.Fatal(err)
+	}
+	for layer := 0; layer < L; layer++ {
+		if got, want := res.Before[layer], plain[layer][k]; got != want {
+			t.Errorf("layer %d: unmodified sink score %.9g, plain run %.9g; want them equal", layer, got, want)
+		}
+	}
+	if res.After[L-1] <= res.Before[L-1] {
+		t.Errorf("the mask changed nothing at the last layer: %.4f → %.4f", res.Before[L-1], res.After[L-1])
+	}
+}
