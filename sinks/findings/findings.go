@@ -10,6 +10,8 @@ package findings
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/sinkscope/sinkscope/sinks/devstats"
 	"github.com/sinkscope/sinkscope/sinks/metrics"
@@ -39,6 +41,88 @@ type Setting struct {
 	Scan *NeuronScan
 	// VarianceLayers are the layers of Fig. 4a (paper: 0, 1, 2).
 	VarianceLayers []int
+
+	shared *sharedRun // see ShareMainRun; nil: every finding runs the main batch itself
+}
+
+// sharedRun is one run of the main batch capturing the hook points of several findings.
+type sharedRun struct {
+	names map[string]bool
+	cache *transformer.Cache // nil until the first finding that reads from it
+}
+
+// ShareMainRun declares the hook points that the findings to come will capture from the main
+// batch (Reproduce passes MainCaptures). The first finding that reads a subset of them runs the
+// main batch once capturing all of them — one compiled graph instead of one per finding, which on
+// a GPU is seconds per graph for a 7B model — and the later ones read that run's cache. The forward
+// pass is the same; only which activations leave the device differs, so each finding's values are
+// those of its own run up to float32 rounding (XLA may fuse two graphs differently). The
+// activations stay on the host until ShareMainRun() without names drops them.
+func (s *Setting) ShareMainRun(names ...string) {
+	if len(names) == 0 {
+		s.shared = nil
+		return
+	}
+	p := &sharedRun{names: map[string]bool{}}
+	for _, n := range names {
+		p.names[n] = true
+	}
+	s.shared = p
+}
+
+// MainCaptures are the main-batch hook points that RunVariance, RunWOPreservation,
+// RunSuperNeurons and RunQKLockNext capture on this setting (its neuron layer must be known).
+func (s *Setting) MainCaptures() ([]string, error) {
+	l, err := s.neuronLayer()
+	if err != nil {
+		return nil, err
+	}
+	names := varianceNames(s.varianceLayers())
+	names = append(names, woNames(l)...)
+	names = append(names, neuronNames(s.Model.Config, l)...)
+	if next := l + 1; next < s.Model.Config.NLayers {
+		names = append(names, qkNames(next)...)
+	}
+	return names, nil
+}
+
+func varianceNames(layers []int) []string {
+	var names []string
+	for _, l := range layers {
+		names = append(names, fmt.Sprintf("blocks.%d.attn.hook_z", l))
+	}
+	return names
+}
+
+func woNames(l int) []string {
+	return []string{fmt.Sprintf("blocks.%d.attn.hook_z", l), fmt.Sprintf("blocks.%d.hook_attn_out", l)}
+}
+
+// neuronNames are RunSuperNeurons' captures: the FFN activation, the pre-activation of Fig. 9's
+// cosine (W_up's output in SwiGLU, whose gate row is the cosine row; the pre-activation itself in a
+// GELU MLP) and the normalised FFN input.
+func neuronNames(cfg *transformer.Config, l int) []string {
+	pre := "mlp.hook_pre"
+	if cfg.MLP == transformer.SwiGLU {
+		pre = "mlp.hook_up"
+	}
+	return []string{fmt.Sprintf("blocks.%d.mlp.hook_post", l), fmt.Sprintf("blocks.%d.%s", l, pre), fmt.Sprintf("blocks.%d.ln2.hook_normalized", l)}
+}
+
+func qkNames(layer int) []string {
+	return []string{fmt.Sprintf("blocks.%d.attn.hook_q", layer), fmt.Sprintf("blocks.%d.attn.hook_k", layer),
+		fmt.Sprintf("blocks.%d.ln1.hook_normalized", layer)}
+}
+
+func (s *Setting) varianceLayers() []int {
+	layers := s.VarianceLayers
+	if len(layers) == 0 {
+		layers = []int{0, 1, 2}
+		if s.Model.Config.NLayers < 3 {
+			layers = layers[:s.Model.Config.NLayers]
+		}
+	}
+	return layers
 }
 
 func (s *Setting) batch() int {
@@ -100,7 +184,32 @@ func (s *Setting) neuronLayer() (int, error) {
 }
 
 func (s *Setting) run(tokens [][]int, names ...string) (*transformer.Cache, error) {
+	if p := s.shared; p != nil && isMain(s, tokens) && p.covers(names) {
+		if p.cache == nil {
+			all := slices.Sorted(maps.Keys(p.names))
+			c, err := s.Model.RunWithCacheBatched(tokens, s.batch(), all...)
+			if err != nil {
+				return nil, err
+			}
+			p.cache = c
+		}
+		return p.cache, nil
+	}
 	return s.Model.RunWithCacheBatched(tokens, s.batch(), names...)
+}
+
+// isMain is whether tokens is the setting's main batch itself (the same slice).
+func isMain(s *Setting, tokens [][]int) bool {
+	return len(tokens) > 0 && len(tokens) == len(s.Main) && &tokens[0] == &s.Main[0]
+}
+
+func (p *sharedRun) covers(names []string) bool {
+	for _, n := range names {
+		if !p.names[n] {
+			return false
+		}
+	}
+	return true
 }
 
 // LayerCandidate is one layer's strongest token-0 FFN channel (see ScanNeurons).
@@ -237,23 +346,13 @@ func RunVariance(s *Setting, toy bool) (*Variance, error) {
 	if err != nil {
 		return nil, err
 	}
-	layers := s.VarianceLayers
-	if len(layers) == 0 {
-		layers = []int{0, 1, 2}
-		if s.Model.Config.NLayers < 3 {
-			layers = layers[:s.Model.Config.NLayers]
-		}
-	}
+	layers := s.varianceLayers()
 	// The main batch's W_O inputs come to the host (20 × 64 tokens: 63 MB for three layers of a 7B
 	// model), where the stds are float64: a float32 std on the device differs in the 7th digit, and on
 	// a nearly flat curve (a model without the discrepancy) the fit's R² = 1 − SS_res/SS_tot magnifies
 	// that into the 3rd. The random batch (500 × 64: 524 MB) is reduced on the device (package
 	// devstats, metrics.AcrossSampleStd its host reference): its W_O inputs never leave it.
-	var names []string
-	for _, l := range layers {
-		names = append(names, fmt.Sprintf("blocks.%d.attn.hook_z", l))
-	}
-	c, err := s.run(s.Main, names...)
+	c, err := s.run(s.Main, varianceNames(layers)...)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +410,7 @@ func RunWOPreservation(s *Setting) (*metrics.WOPreservation, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.run(s.Main, fmt.Sprintf("blocks.%d.attn.hook_z", l), fmt.Sprintf("blocks.%d.hook_attn_out", l))
+	c, err := s.run(s.Main, woNames(l)...)
 	if err != nil {
 		return nil, err
 	}
@@ -365,8 +464,8 @@ func RunSuperNeurons(s *Setting, topK int) (*SuperNeurons, error) {
 	if r.UpNorm, err = metrics.RowNormRanking(up, F, D, topK); err != nil {
 		return nil, err
 	}
-	// The cosine row and the pre-activation value of Fig. 9.
-	row, preHook := up, "mlp.hook_pre"
+	// The cosine row and the pre-activation value of Fig. 9 (names: neuronNames).
+	row := up
 	r.SelectiveRow = "up"
 	if cfg.MLP == transformer.SwiGLU {
 		gate, err := param("gate")
@@ -376,10 +475,11 @@ func RunSuperNeurons(s *Setting, topK int) (*SuperNeurons, error) {
 		if r.GateNorm, err = metrics.RowNormRanking(gate, F, D, topK); err != nil {
 			return nil, err
 		}
-		row, preHook, r.SelectiveRow = gate, "mlp.hook_up", "gate"
+		row, r.SelectiveRow = gate, "gate"
 	}
-	preName := fmt.Sprintf("blocks.%d.%s", l, preHook)
-	c, err := s.run(s.Main, fmt.Sprintf("blocks.%d.mlp.hook_post", l), preName, fmt.Sprintf("blocks.%d.ln2.hook_normalized", l))
+	names := neuronNames(cfg, l)
+	preName := names[1]
+	c, err := s.run(s.Main, names...)
 	if err != nil {
 		return nil, err
 	}
@@ -497,8 +597,7 @@ func RunQKLock(s *Setting, layer, dim int) (*QKLock, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.run(s.Main, fmt.Sprintf("blocks.%d.attn.hook_q", layer), fmt.Sprintf("blocks.%d.attn.hook_k", layer),
-		fmt.Sprintf("blocks.%d.ln1.hook_normalized", layer))
+	c, err := s.run(s.Main, qkNames(layer)...)
 	if err != nil {
 		return nil, err
 	}

@@ -2,12 +2,15 @@ package findings
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sinkscope/sinkscope/sinks/backend"
+	"github.com/sinkscope/sinkscope/sinks/metrics"
 )
 
 // The generic detectors, run on the planted model, must find exactly what was planted: the
@@ -122,8 +125,8 @@ func TestReproduceWritesEverything(t *testing.T) {
 			t.Errorf("step %q compiled %d graphs, want at most %d", name, n, maxStepGraphs[name])
 		}
 	}
-	if sum != r.Graphs || r.Graphs > 11 {
-		t.Errorf("%d graphs compiled in all (steps add up to %d), want at most 11", r.Graphs, sum)
+	if sum != r.Graphs || r.Graphs > 8 {
+		t.Errorf("%d graphs compiled in all (steps add up to %d), want at most 8", r.Graphs, sum)
 	}
 	for _, f := range r.Figures {
 		for _, ext := range []string{".svg", ".html"} {
@@ -179,6 +182,82 @@ func TestFiguresFromPartialResults(t *testing.T) {
 // padded to 13: one graph per run structure.
 var maxStepGraphs = map[string]int{
 	"super-neuron layer scan": 1, "sink onset (Fig. 3)": 1, "variance discrepancy (Fig. 4, toy)": 2,
-	"W_O preservation (Fig. 7)": 1, "super neurons (Fig. 8-10)": 1, "dimension disparity (Table 1)": 1,
-	"QK lock (Fig. 12)": 1, "effective rank (Fig. 21)": 1, "interventions (Figs. 5-6)": 3,
+	// Figs. 7–10 and the QK lock read the variance step's shared main-batch run (ShareMainRun).
+	"W_O preservation (Fig. 7)": 0, "super neurons (Fig. 8-10)": 0, "dimension disparity (Table 1)": 1,
+	"QK lock (Fig. 12)": 0, "effective rank (Fig. 21)": 1, "interventions (Figs. 5-6)": 3,
+}
+
+// ShareMainRun: the four findings that read hook points from the main batch get the same values
+// from one shared run as from their own runs, and compile one graph between them instead of four.
+func TestShareMainRunMatchesSeparateRuns(t *testing.T) {
+	p := PaperParams()
+	p.Samples, p.Random = 12, 16
+	type out struct {
+		v  *Variance
+		wo *metrics.WOPreservation
+		sn *SuperNeurons
+		qk *QKLock
+		n  int // graphs compiled by the four
+	}
+	run := func(share bool) out {
+		s, _, _, err := Prepare(nil, "planted", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if share {
+			names, err := s.MainCaptures()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.ShareMainRun(names...)
+		}
+		disp, err := RunDisparity(s) // not shared (a device reduction); the QK lock needs its layer
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Random = nil // Fig. 4b's random batch is a reduction of its own; only the main batch here
+		before := s.Model.Compilations()
+		var o out
+		if o.v, err = RunVariance(s, false); err != nil {
+			t.Fatal(err)
+		}
+		if o.wo, err = RunWOPreservation(s); err != nil {
+			t.Fatal(err)
+		}
+		if o.sn, err = RunSuperNeurons(s, 5); err != nil {
+			t.Fatal(err)
+		}
+		if o.qk, err = RunQKLockNext(s, disp); err != nil || o.qk == nil {
+			t.Fatalf("QK lock: %v, %v", o.qk, err)
+		}
+		o.n = s.Model.Compilations() - before
+		return o
+	}
+	sep, shared := run(false), run(true)
+	if sep.n != 4 || shared.n != 1 {
+		t.Errorf("graphs compiled: %d separately, %d shared; want 4 and 1", sep.n, shared.n)
+	}
+	close := func(what string, a, b float64) {
+		if math.Abs(a-b) > 1e-5*math.Max(1, math.Abs(a)) {
+			t.Errorf("%s: %.9g separately, %.9g shared", what, a, b)
+		}
+	}
+	for i := range sep.v.Main {
+		for q := range sep.v.Main[i].Std {
+			close(fmt.Sprintf("Fig. 4a layer %d std at %d", sep.v.Main[i].Layer, q), sep.v.Main[i].Std[q], shared.v.Main[i].Std[q])
+		}
+	}
+	close("Fig. 7 Kendall τ", sep.wo.KendallTau, shared.wo.KendallTau)
+	if sep.sn.Neuron != shared.sn.Neuron || sep.sn.ByNorm != shared.sn.ByNorm {
+		t.Errorf("super neuron %d/%d separately, %d/%d shared", sep.sn.Neuron, sep.sn.ByNorm, shared.sn.Neuron, shared.sn.ByNorm)
+	}
+	for q := range sep.sn.Selective.Cos {
+		close(fmt.Sprintf("Fig. 9 cosine at %d", q), sep.sn.Selective.Cos[q], shared.sn.Selective.Cos[q])
+	}
+	for h := range sep.qk.Heads {
+		close(fmt.Sprintf("QK lock head %d mean score", h), sep.qk.Heads[h].MeanScore, shared.qk.Heads[h].MeanScore)
+		if sep.qk.Heads[h].PositiveShare != shared.qk.Heads[h].PositiveShare {
+			t.Errorf("QK lock head %d: positive share %v separately, %v shared", h, sep.qk.Heads[h].PositiveShare, shared.qk.Heads[h].PositiveShare)
+		}
+	}
 }

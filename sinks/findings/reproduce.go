@@ -136,7 +136,17 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 	}{
 		{"super-neuron layer scan", func() error { return s.Resolve() }},
 		{"sink onset (Fig. 3)", func() (err error) { r.Sink, err = RunSinkOnset(s); return }},
-		{"variance discrepancy (Fig. 4, toy)", func() (err error) { r.Variance, err = RunVariance(s, toy); return }},
+		{"variance discrepancy (Fig. 4, toy)", func() (err error) {
+			// Figs. 4a and 7–9 and the QK lock read a few hook points each from the main batch: one
+			// shared run captures them all (one compiled graph instead of four).
+			names, err := s.MainCaptures()
+			if err != nil {
+				return err
+			}
+			s.ShareMainRun(names...)
+			r.Variance, err = RunVariance(s, toy)
+			return
+		}},
 		{"W_O preservation (Fig. 7)", func() (err error) { r.WO, err = RunWOPreservation(s); return }},
 		{"super neurons (Fig. 8-10)", func() (err error) { r.Neurons, err = RunSuperNeurons(s, 5); return }},
 		{"dimension disparity (Table 1)", func() (err error) { r.Disparity, err = RunDisparity(s); return }},
@@ -159,6 +169,7 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 		}},
 	}
 	total := len(steps) + 1
+	defer s.ShareMainRun() // drop the shared main-batch activations
 	graphs0 := s.Model.Compilations()
 	r.StepGraphs = map[string]int{}
 	for i, st := range steps {
