@@ -29,8 +29,11 @@ import (
 
 // regexTimeout bounds one search for the next match, so that a pathological pattern
 // (catastrophic backtracking) returns an error instead of running for an exponential time.
-// The patterns of real tokenizers take microseconds per match. (A variable for tests.)
-var regexTimeout = time.Second
+// The patterns of real tokenizers take microseconds per match, but a quadratic one on a long run
+// (DeepSeek's `\s+$` on 4 KiB of spaces: 8M steps) took over a second on a loaded 2-core machine,
+// so the bound is generous: backtracking that is really catastrophic is exponential and passes any
+// bound. (A variable for tests.)
+var regexTimeout = 10 * time.Second
 
 // regexMaxStack bounds the backtracking stack of one search (in regexp2's integer slots, 8
 // bytes each). Patterns whose loops are over single-character classes, as in all released
