@@ -9,6 +9,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+
 	"github.com/sinkscope/sinkscope/datasets/textstream"
 	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/sinks/train"
@@ -103,11 +106,7 @@ func trainFLOPsPerToken(cfg *transformer.Config, T int) float64 {
 			name == "pos_embed/weights" || (name == "embed/weights" && !cfg.TiedEmbeddings) {
 			continue
 		}
-		k := 1
-		for _, d := range dims {
-			k *= d
-		}
-		n += k
+		n += shapes.Make(dtypes.Float32, dims...).Size()
 	}
 	return 6*float64(n) + 12*float64(cfg.NLayers*cfg.DModel*T)
 }
