@@ -38,7 +38,7 @@ func (p *pass) mm(eq string, a, b *Node) *Node {
 	if p.matmul == dtypes.InvalidDType || p.matmul == dtypes.Float32 {
 		return Einsum(eq, a, b)
 	}
-	return ConvertDType(Einsum(eq, ConvertDType(a, p.matmul), ConvertDType(b, p.matmul)), dtypes.Float32)
+	return ConvertDType(halfEinsum(eq, ConvertDType(a, p.matmul), ConvertDType(b, p.matmul)), dtypes.Float32)
 }
 
 // param returns the graph node of a canonical parameter, converted to float32 for the computation.
