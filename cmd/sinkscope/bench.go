@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
@@ -30,8 +32,20 @@ func cmdBench(args []string) error {
 	trainSteps := fs.Int("train", 0, "instead: time that many steps of the training loop on random tokens for a random:<preset> architecture, batch --batch × --seq")
 	bf16 := fs.Bool("bf16", false, "with --train: matrix products in bfloat16 (mixed precision)")
 	shard := fs.Int("shard", 0, shardHelp+" (not with --train: see sinkscope train --devices)")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole command to this file (go tool pprof reads it): where the host's time goes between device calls")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *trainSteps > 0 {
 		if *shard != 0 {

@@ -63,7 +63,7 @@ func benchTrain(source string, batch, seqLen, steps int, bf16 bool) error {
 		EvalEvery: steps + 2, EvalBatches: 1, SinkEvery: steps + 2, SaveEvery: steps + 2, Keep: 1}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var tps []float64
+	var tps, stepMS, loopMS []float64
 	first := 0.0
 	_, err = train.Run(ctx, be, dir, opts, data, func(pr train.Progress) {
 		if pr.Step == 1 {
@@ -71,6 +71,8 @@ func benchTrain(source string, batch, seqLen, steps int, bf16 bool) error {
 			fmt.Fprintf(stdout, "step 1 (with compilation) took %.2fs\n", first)
 		} else {
 			tps = append(tps, pr.Record.TokensPS)
+			total := float64(batch*seqLen) / pr.Record.TokensPS
+			stepMS, loopMS = append(stepMS, 1e3*pr.Record.StepS), append(loopMS, 1e3*(total-pr.Record.StepS))
 		}
 		if pr.Step == steps {
 			cancel()
@@ -83,6 +85,8 @@ func benchTrain(source string, batch, seqLen, steps int, bf16 bool) error {
 		return fmt.Errorf("bench --train: %d of %d steps ran", len(tps)+1, steps)
 	}
 	sort.Float64s(tps)
+	sort.Float64s(stepMS)
+	sort.Float64s(loopMS)
 	prec := "float32"
 	if bf16 {
 		prec = "bf16 matrix products"
@@ -91,6 +95,8 @@ func benchTrain(source string, batch, seqLen, steps int, bf16 bool) error {
 	fpt := trainFLOPsPerToken(&cfg, seqLen)
 	fmt.Fprintf(stdout, "train %s (%d layers, d %d), batch %d × %d tokens, %s: first step (with compilation) %.2fs, then median %.0f tokens/s over %d steps (min %.0f, max %.0f); %.3g FLOPs/token (6N + 12·L·d·T), %.1f TFLOP/s\n",
 		source, L, cfg.DModel, batch, seqLen, prec, first, med, len(tps), tps[0], tps[len(tps)-1], fpt, fpt*med/1e12)
+	fmt.Fprintf(stdout, "per step (medians): %.2f ms in the compiled update (dispatch, device, wait), %.2f ms in the loop around it (data, loss and statistics reads)\n",
+		stepMS[len(stepMS)/2], loopMS[len(loopMS)/2])
 	return nil
 }
 

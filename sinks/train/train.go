@@ -117,11 +117,14 @@ type Record struct {
 	GradNorm float64 `json:"grad_norm"` // before clipping
 	Tokens   int64   `json:"tokens"`
 	TokensPS float64 `json:"tokens_per_s"`
-	Seconds  float64 `json:"seconds"` // wall time of the run so far (resumed runs add up)
-	ValLoss  float64 `json:"val_loss,omitempty"`
-	Sink     *Sink   `json:"sink,omitempty"`
-	Ckpt     string  `json:"checkpoint,omitempty"`
-	Resumed  bool    `json:"resumed,omitempty"` // the first step after a resume
+	// StepS is the wall time of the step's compiled update(s) alone (dispatch, device, wait); the
+	// rest of 1/TokensPS·tokens is the loop's own work (data, reading the loss and statistics).
+	StepS   float64 `json:"step_s"`
+	Seconds float64 `json:"seconds"` // wall time of the run so far (resumed runs add up)
+	ValLoss float64 `json:"val_loss,omitempty"`
+	Sink    *Sink   `json:"sink,omitempty"`
+	Ckpt    string  `json:"checkpoint,omitempty"`
+	Resumed bool    `json:"resumed,omitempty"` // the first step after a resume
 }
 
 // Sink is the sink statistics of the model at one step, on validation batch 0 (see package
@@ -258,7 +261,7 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 			return sum, fmt.Errorf("train: stopped before step %d: %w (resume from %s)", step+1, err, orNone(sum.Checkpoint))
 		}
 		t0 := time.Now()
-		stepLoss := 0.0
+		stepLoss, execS := 0.0, 0.0
 		for k := 0; k < opts.Accum; k++ {
 			windows, err := data.Train(step, k, micro)
 			if err != nil {
@@ -269,6 +272,7 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 				return sum, fmt.Errorf("train: data for step %d: %w", step, err)
 			}
 			var ms []*tensors.Tensor
+			te := time.Now()
 			err = opts.products(be, func() (err error) {
 				if dp != nil {
 					ms, err = dp.step(trainer, batch)
@@ -277,6 +281,7 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 				}
 				return err
 			})
+			execS += time.Since(te).Seconds()
 			if err != nil {
 				return sum, fmt.Errorf("train: step %d: %w", step, err)
 			}
@@ -295,7 +300,7 @@ func Run(ctx context.Context, be compute.Backend, dir string, opts Options, data
 		// store on the host or on device 0, after data-parallel steps too: Variable.Value merges a
 		// variable's replicated shards.
 		rec := Record{Step: done, Loss: stepLoss, LR: readScalar(store, statScope+"/"+lrName), GradNorm: readScalar(store, statScope+"/"+gradNormName),
-			Tokens: tokens, TokensPS: float64(opts.Batch*data.SeqLen()) / time.Since(t0).Seconds(),
+			Tokens: tokens, TokensPS: float64(opts.Batch*data.SeqLen()) / time.Since(t0).Seconds(), StepS: execS,
 			Seconds: start.Seconds + time.Since(began).Seconds(), Resumed: done == start.Step+1 && start.Step > 0}
 		last := done == end
 		if (opts.EvalEvery > 0 && done%opts.EvalEvery == 0) || done == opt.Steps {

@@ -87,7 +87,7 @@ func readLog(t *testing.T, dir string) []Record {
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("log.jsonl line %q: %v", line, err)
 		}
-		r.Seconds, r.TokensPS, r.Resumed = 0, 0, false
+		r.Seconds, r.TokensPS, r.StepS, r.Resumed = 0, 0, 0, false
 		out = append(out, r)
 	}
 	return out
