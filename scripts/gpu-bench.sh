@@ -10,9 +10,11 @@
 # paper-152m (batch 8 × 1024). `workflow` times the 7B workflow: a Llama-2-7B-shaped random
 # checkpoint (bf16, 3 shards, written there by scripts/make_random_llama.py), `sinkscope reproduce
 # --bf16` at the paper's settings with a cold XLA autotune cache, the PyTorch twin (scripts/reproduce_twin.py: the same inputs with transformers), each with its peak GPU
-# memory from nvidia-smi sampled every 100 ms, then sinkscope again with the cache warm. Carry: gpucarry.
+# memory from nvidia-smi sampled every 100 ms, then sinkscope again with the cache warm. `profile`
+# dumps the compiled training step of sinkscope and of the JAX twin (gpu-28m, XLA's --xla_dump_to)
+# and times both programs' GPU kernels the same way (scripts/profile_hlo.py). Carry: gpucarry.
 #
-#   scripts/gpu-bench.sh analysis|train|workflow [SECONDS]     default 5 s per case
+#   scripts/gpu-bench.sh analysis|train|workflow|profile [SECONDS]     default 5 s per case
 #
 # Each part is one command of a few minutes on the GPU machine; the first command on a fresh
 # machine also pays its start.
@@ -22,8 +24,8 @@ source scripts/env.sh
 part="${1:-}"
 secs="${2:-5}"
 case "$part" in
-analysis | train | workflow) ;;
-*) echo "usage: scripts/gpu-bench.sh analysis|train|workflow [SECONDS]" >&2; exit 2 ;;
+analysis | train | workflow | profile) ;;
+*) echo "usage: scripts/gpu-bench.sh analysis|train|workflow|profile [SECONDS]" >&2; exit 2 ;;
 esac
 mkdir -p gpucarry
 rm -f gpucarry/sinkscope gpucarry/sinkscope.gz
@@ -46,6 +48,18 @@ for b in 8 64; do
 done
 # first-call compile without GEMM autotuning (analysis graphs run once; training needs the tuning)
 XLA_FLAGS="\$XLA_FLAGS --xla_gpu_autotune_level=0" gpucarry/sinkscope bench --model random:paper-152m --batch 8 --seconds $secs
+CMD
+elif [ "$part" = profile ]; then cat <<CMD
+# the compiled training steps as XLA received them, then each program's kernels timed alike
+rm -rf /tmp/dump-sinkscope /tmp/dump-jax
+XLA_FLAGS="\$XLA_FLAGS --xla_dump_to=/tmp/dump-sinkscope --xla_dump_hlo_as_text" \
+  gpucarry/sinkscope bench --model random:gpu-28m --train 5 --bf16 --batch 32 --seq 256
+XLA_FLAGS="\$XLA_FLAGS --xla_dump_to=/tmp/dump-jax --xla_dump_hlo_as_text" \
+  /opt/torch/.venv/bin/python scripts/bench_jax_twin.py --model gpu-28m --batch 32 --seq 256 --bf16 --seconds 1
+for f in \$(ls -S /tmp/dump-sinkscope/*Trainer*.before_optimizations.txt | head -1) \
+         \$(ls -S /tmp/dump-jax/*jit_step*.before_optimizations.txt | head -1); do
+  /opt/torch/.venv/bin/python scripts/profile_hlo.py "\$f" --iters 20 --top 30
+done
 CMD
 elif [ "$part" = workflow ]; then cat <<CMD
 # peak GPU memory of a command: nvidia-smi's used memory sampled every 100 ms while it runs
