@@ -14,7 +14,7 @@ import (
 // Why not graph.Einsum: for half-precision operands GoMLX's Dot sets a float32 accumulator, and its
 // DotGeneral gradient does its products in the accumulator's dtype, so the backward pass of a
 // bfloat16 product converted both operands to float32 and ran float32 products (on an H200, 146 of
-// the 219 products of a training step were float32 before this). Here the forward product is built
+// the 219 products of a gpu-28m training step were float32 before this). Here the forward product is built
 // without an explicit accumulator (the result is bfloat16; XLA's GPU kernels accumulate bfloat16
 // products in float32 all the same), so its gradient products take the incoming gradient's dtype,
 // bfloat16, and those get GoMLX's float32 accumulator like any bfloat16 product.
