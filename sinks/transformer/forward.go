@@ -28,6 +28,9 @@ type pass struct {
 	// blocks is how many blocks to build: all of them, or (without logits) only up to the last
 	// block whose hook points are read or replaced — a layer-1 analysis of a 32-layer model runs 2.
 	blocks int
+	// params, when set, are the weights of a layered run's stage as graph inputs, by canonical name;
+	// nil: the weights are the store's variables.
+	params map[string]*Node
 	// matmul is the dtype of the matrix products (InvalidDType or Float32: float32 everywhere;
 	// BFloat16: mixed-precision training). Norms, softmax and statistics stay float32.
 	matmul dtypes.DType
@@ -44,6 +47,16 @@ func (p *pass) mm(eq string, a, b *Node) *Node {
 // param returns the graph node of a canonical parameter, converted to float32 for the computation.
 // Weights stored in bf16 (GPU runs) are upcast here, so all arithmetic and statistics are float32.
 func (p *pass) param(name string) *Node {
+	if p.params != nil { // a stage of a layered run: its weights are graph inputs
+		x, ok := p.params[name]
+		if !ok {
+			exceptions.Panicf("parameter %q is not an input of this stage of the run (inputs: %v)", name, sortedKeys(p.params))
+		}
+		if x.DType() != dtypes.Float32 {
+			x = ConvertDType(x, dtypes.Float32)
+		}
+		return x
+	}
 	v := p.store.GetVariable("/" + name)
 	if v == nil {
 		exceptions.Panicf("parameter %q is missing from the model store", name)
@@ -113,8 +126,24 @@ func (p *pass) wants(name string) bool {
 // result may be nil.
 func (p *pass) forward(tokens *Node, withLogits bool) *Node {
 	c := p.cfg
-	B, T := tokens.Shape().Dim(0), tokens.Shape().Dim(1)
+	x := p.embed(tokens)
+	mask, rope := p.blockConsts(tokens.Shape().Dim(1))
+	for l := 0; l < p.blocks; l++ {
+		x = p.block(l, x, mask, rope)
+	}
+	if p.blocks < c.NLayers {
+		return nil // nothing after this block is read
+	}
+	if !withLogits && !p.wantsFinal() {
+		return nil
+	}
+	return p.final(x)
+}
 
+// embed: tokens [b, p] (int32) → the residual stream entering block 0 [b, p, d].
+func (p *pass) embed(tokens *Node) *Node {
+	c := p.cfg
+	B, T := tokens.Shape().Dim(0), tokens.Shape().Dim(1)
 	// Embedding: [v, d] gathered by token → [b, p, d].
 	x := Gather(p.param("embed/weights"), InsertAxes(tokens, -1))
 	x = p.hook("hook_embed", -1, x)
@@ -124,27 +153,30 @@ func (p *pass) forward(tokens *Node, withLogits bool) *Node {
 		pos = p.hook("hook_pos_embed", -1, pos)
 		x = Add(x, pos)
 	}
+	return x
+}
 
+// blockConsts are what every block of a T-token pass shares: the causal mask [q, k] (bool: true
+// where key k is visible from query q) and the RoPE tables (nil without RoPE).
+func (p *pass) blockConsts(T int) (*Node, *ropeTables) {
 	var rope *ropeTables
-	if c.Position == RoPE {
-		rope = newRopeTables(p.g, c, T)
+	if p.cfg.Position == RoPE {
+		rope = newRopeTables(p.g, p.cfg, T)
 	}
-	mask := causalMask(p.g, c, T) // [q, k] bool: true where key k is visible from query q
+	return causalMask(p.g, p.cfg, T), rope
+}
 
-	for l := 0; l < p.blocks; l++ {
-		x = p.block(l, x, mask, rope)
-	}
-	if p.blocks < c.NLayers {
-		return nil // nothing after this block is read
-	}
+// wantsFinal reports whether a hook point after the blocks is read or replaced.
+func (p *pass) wantsFinal() bool {
+	return p.wants("ln_final.hook_normalized") || p.wants("logits")
+}
 
-	if !withLogits && !p.wants("ln_final.hook_normalized") && !p.wants("logits") {
-		return nil
-	}
+// final: the residual stream leaving the last block [b, p, d] → logits [b, p, v].
+func (p *pass) final(x *Node) *Node {
 	x = p.norm("ln_final", x)
 	x = p.hook("ln_final.hook_normalized", -1, x)
 	var unembed *Node
-	if c.TiedEmbeddings {
+	if p.cfg.TiedEmbeddings {
 		unembed = p.param("embed/weights")
 	} else {
 		unembed = p.param("unembed/weights")

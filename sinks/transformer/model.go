@@ -16,16 +16,22 @@ import (
 
 // Model is a transformer with its weights in a GoMLX store, ready to run on a backend.
 //
-// Runs are compiled once per distinct (captured names, hooks, intervention input names, input shapes)
-// and reused: intervention values travel as graph inputs, never as constants baked into a graph.
+// A run executes stage by stage — the embedding, each block, the final norm and unembedding — with
+// one compiled graph per distinct stage (what its hook points capture, reduce or hook, and the input
+// shapes), shared by every block that asks the same: the compile cost does not grow with depth.
+// Intervention values travel as graph inputs, never as constants baked into a graph.
 type Model struct {
 	Config  *Config
 	Backend compute.Backend
 	Store   *model.Store
 
 	mu       sync.Mutex
-	execs    map[string]*runExec
-	compiles int // number of graphs built (see Compilations)
+	execs    map[string]*runExec   // whole-model graphs (runWhole), by run structure
+	stages   map[string]*stageExec // layered runs' stage graphs (runLayered), by stage request
+	clock    int                   // counts layered runs (least-recently-used eviction of stages)
+	compiles int                   // number of graphs built (see Compilations)
+	// wholeGraph runs every run as one graph of the whole model (SetWholeGraph).
+	wholeGraph bool
 	// shard is set by ShardOver: runs compile for its mesh. nil: one device, unsharded.
 	shard *sharding
 	// sharedStore marks a model from FromStore, whose store a trainer owns (it cannot be sharded).
@@ -71,7 +77,7 @@ func New(backend compute.Backend, cfg *Config, weights map[string]*tensors.Tenso
 			return nil, fmt.Errorf("storing parameter %q: %w", name, err)
 		}
 	}
-	return &Model{Config: cfg, Backend: backend, Store: store, execs: make(map[string]*runExec)}, nil
+	return &Model{Config: cfg, Backend: backend, Store: store, execs: make(map[string]*runExec), stages: make(map[string]*stageExec)}, nil
 }
 
 // RandomInit describes a random initialisation: every matrix ~ N(0, Std²), residual output

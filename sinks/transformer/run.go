@@ -274,14 +274,38 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 			return nil, fmt.Errorf("attention mask dims %v do not fit %d tokens and %d layers (want [%d %d] or [%d %d %d])", d, T, m.Config.NLayers, T, T, m.Config.NLayers, T, T)
 		}
 	}
-	inputNames := sortedKeys(rc.inputs)
+	pl := &runPlan{B: B, T: T, tok: tok, capture: captureNames, hooks: hookMap, reduce: reduceMap,
+		inputNames: sortedKeys(rc.inputs), inputs: rc.inputs, mask: rc.mask, noLogits: rc.noLogits, bf16: rc.bf16}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.shard != nil || m.wholeGraph {
+		return m.runWhole(pl)
+	}
+	return m.runLayered(pl)
+}
 
+// runPlan is a validated run: the batch, the resolved hook names and what each asks for.
+type runPlan struct {
+	B, T       int
+	tok        *tensors.Tensor // int32 [b, p]
+	capture    []string        // exact hook names, in forward order
+	hooks      map[string][]Hook
+	reduce     map[string][]Reduction
+	inputNames []string // sorted
+	inputs     map[string]*tensors.Tensor
+	mask       *tensors.Tensor // [T, T] or [L, T, T], nil if none
+	noLogits   bool
+	bf16       bool
+}
+
+// runWhole runs the plan as one graph of the whole model (sharded models, SetWholeGraph).
+func (m *Model) runWhole(pl *runPlan) (*Result, error) {
 	// The compiled-graph key: everything that changes the graph's structure except input shapes,
 	// which the Exec keys on by itself.
-	key := fmt.Sprintf("capture=%s|bf16=%v|inputs=%s|mask=%v|nologits=%v|hooks=", strings.Join(captureNames, ","), rc.bf16, strings.Join(inputNames, ","), rc.mask != nil, rc.noLogits)
+	key := fmt.Sprintf("capture=%s|bf16=%v|inputs=%s|mask=%v|nologits=%v|hooks=", strings.Join(pl.capture, ","), pl.bf16, strings.Join(pl.inputNames, ","), pl.mask != nil, pl.noLogits)
 	shareable := true
-	for _, n := range sortedKeys(hookMap) {
-		for _, h := range hookMap[n] {
+	for _, n := range sortedKeys(pl.hooks) {
+		for _, h := range pl.hooks[n] {
 			if h.ID == "" {
 				shareable = false
 			}
@@ -289,17 +313,16 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 		}
 	}
 	key += "|reduce="
-	for _, n := range sortedKeys(reduceMap) {
-		for _, r := range reduceMap[n] {
+	for _, n := range sortedKeys(pl.reduce) {
+		for _, r := range pl.reduce[n] {
 			key += n + "=" + r.ID + ";"
 		}
 	}
 
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	exec := m.execs[key]
 	if exec == nil {
-		exec, err = m.newExec(captureNames, hookMap, reduceMap, inputNames, rc.mask != nil, rc.noLogits, rc.bf16)
+		var err error
+		exec, err = m.newExec(pl.capture, pl.hooks, pl.reduce, pl.inputNames, pl.mask != nil, pl.noLogits, pl.bf16)
 		if err != nil {
 			return nil, err
 		}
@@ -316,67 +339,98 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 			defer exec.Finalize()
 		}
 	}
-	args := []any{tok}
-	for _, n := range inputNames {
-		args = append(args, rc.inputs[n])
+	args := []any{pl.tok}
+	for _, n := range pl.inputNames {
+		args = append(args, pl.inputs[n])
 	}
-	if rc.mask != nil {
-		args = append(args, rc.mask)
+	if pl.mask != nil {
+		args = append(args, pl.mask)
 	}
 	var outs []*tensors.Tensor
+	var err error
 	if m.shard != nil { // ShardOver(n) sets it for n ≥ 2 only
 		outs, err = m.shard.call(exec, args)
 	} else {
 		outs, err = callExec(exec.Exec, args)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("running the model on tokens [%d %d]: %w", B, T, err)
+		return nil, fmt.Errorf("running the model on tokens [%d %d]: %w", pl.B, pl.T, err)
 	}
-	res := &Result{Cache: &Cache{cfg: m.Config, acts: make(map[string]*Activation)}}
-	for i, name := range captureNames {
-		a, err := toActivation(name, outs[i], m.Config)
-		if err != nil {
-			return nil, err
+	defer func() {
+		for _, o := range outs {
+			o.FinalizeAll()
 		}
-		if rc.bf16 {
+	}()
+	res := newResult(m.Config)
+	if err := res.collect(m.Config, outs, pl.capture, !pl.noLogits, exec.layout.slots, func(s string) string { return s }, pl.bf16); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func newResult(cfg *Config) *Result {
+	return &Result{Cache: &Cache{cfg: cfg, acts: make(map[string]*Activation)}}
+}
+
+// collect reads a graph's outputs into the result: the captures (named by capture), the logits if
+// withLogits, then the reductions' outputs as slots lays them out, each slot's hook named by
+// name(slot.hook). The caller frees outs.
+func (res *Result) collect(cfg *Config, outs []*tensors.Tensor, capture []string, withLogits bool, slots []reducedSlot, name func(string) string, bf16 bool) error {
+	want := len(capture)
+	if withLogits {
+		want++
+	}
+	for _, s := range slots {
+		want += s.n
+	}
+	if len(outs) != want {
+		return fmt.Errorf("the run returned %d outputs, want %d (%d captures, logits %v, %d reductions)", len(outs), want, len(capture), withLogits, len(slots))
+	}
+	for i, n := range capture {
+		a, err := toActivation(n, outs[i], cfg)
+		if err != nil {
+			return err
+		}
+		if bf16 {
 			a.Rounded = "bfloat16"
 		}
-		res.Cache.acts[name] = a
+		res.Cache.acts[n] = a
 	}
-	next := len(captureNames)
-	if !rc.noLogits {
-		a, err := toActivation("logits", outs[next], m.Config)
+	next := len(capture)
+	if withLogits {
+		a, err := toActivation("logits", outs[next], cfg)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.Logits = a
 		next++
 	}
-	if len(reduceMap) > 0 {
-		res.Reduced = make(map[string]map[string][]*Activation)
-		for _, slot := range exec.layout.slots {
-			byHook := res.Reduced[slot.id]
-			if byHook == nil {
-				byHook = make(map[string][]*Activation)
-				res.Reduced[slot.id] = byHook
-			}
-			for i := 0; i < slot.n; i++ {
-				t := outs[next]
-				next++
-				a := &Activation{Name: slot.hook, Shape: append([]int(nil), t.Shape().Dimensions...)} // the reduction's own shape
-				if t.DType() == dtypes.Float64 {
-					a.Data64 = tensors.MustCopyFlatData[float64](t)
-				} else if a.Data, err = toFloat32(t); err != nil {
-					return nil, fmt.Errorf("reduction %q at %s, output %d: %w", slot.id, slot.hook, i, err)
+	for _, slot := range slots {
+		if res.Reduced == nil {
+			res.Reduced = make(map[string]map[string][]*Activation)
+		}
+		byHook := res.Reduced[slot.id]
+		if byHook == nil {
+			byHook = make(map[string][]*Activation)
+			res.Reduced[slot.id] = byHook
+		}
+		hook := name(slot.hook)
+		for i := 0; i < slot.n; i++ {
+			t := outs[next]
+			next++
+			a := &Activation{Name: hook, Shape: append([]int(nil), t.Shape().Dimensions...)} // the reduction's own shape
+			if t.DType() == dtypes.Float64 {
+				a.Data64 = tensors.MustCopyFlatData[float64](t)
+			} else {
+				var err error
+				if a.Data, err = toFloat32(t); err != nil {
+					return fmt.Errorf("reduction %q at %s, output %d: %w", slot.id, hook, i, err)
 				}
-				byHook[slot.hook] = append(byHook[slot.hook], a)
 			}
+			byHook[hook] = append(byHook[hook], a)
 		}
 	}
-	for _, o := range outs {
-		o.FinalizeAll()
-	}
-	return res, nil
+	return nil
 }
 
 // maxExecs bounds the number of distinct run structures whose compiled graphs a model keeps.
@@ -537,7 +591,9 @@ func blocksNeeded(cfg *Config, capture []string, hooks map[string][]Hook, reduce
 }
 
 // callExec runs an Exec, turning panics raised while building the graph into errors.
-func callExec(e *model.Exec, args []any) (outs []*tensors.Tensor, err error) {
+func callExec(e interface {
+	Call(args ...any) ([]*tensors.Tensor, error)
+}, args []any) (outs []*tensors.Tensor, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)

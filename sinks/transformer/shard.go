@@ -90,10 +90,7 @@ func (m *Model) ShardOver(n int) error {
 			return fmt.Errorf("ShardOver(%d): the sharding of parameter %q (axis %d): %w", n, name, axis, err)
 		}
 	}
-	for key, e := range m.execs { // single-device graphs
-		e.Finalize()
-		delete(m.execs, key)
-	}
+	m.dropCompiled() // single-device graphs
 	for _, name := range sortedKeys(specs) {
 		v := m.Store.GetVariable("/" + name)
 		if v == nil {

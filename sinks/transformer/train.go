@@ -46,7 +46,7 @@ func FromStore(backend compute.Backend, cfg *Config, store *model.Store) (*Model
 			return nil, fmt.Errorf("transformer.FromStore: parameter %q has shape %v; want %v", name, v.Shape().Dimensions, dims)
 		}
 	}
-	return &Model{Config: cfg, Backend: backend, Store: store, execs: make(map[string]*runExec), sharedStore: true}, nil
+	return &Model{Config: cfg, Backend: backend, Store: store, execs: make(map[string]*runExec), stages: make(map[string]*stageExec), sharedStore: true}, nil
 }
 
 // DropCompiled forgets the compiled analysis graphs and frees what they hold; the next run compiles
@@ -54,8 +54,17 @@ func FromStore(backend compute.Backend, cfg *Config, store *model.Store) (*Model
 func (m *Model) DropCompiled() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.dropCompiled()
+}
+
+// dropCompiled frees every compiled run graph; m.mu is held.
+func (m *Model) dropCompiled() {
 	for key, e := range m.execs {
 		e.Finalize()
 		delete(m.execs, key)
+	}
+	for key, s := range m.stages {
+		s.exec.Finalize()
+		delete(m.stages, key)
 	}
 }

@@ -1,0 +1,419 @@
+package transformer
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/support/exceptions"
+)
+
+// Layered execution: a run is a chain of stages — the embedding, one stage per block, the final
+// norm and unembedding — each a compiled graph whose weights are graph inputs. Blocks that ask the
+// same of their hook points (the same captures, reductions and hooks, by name relative to the
+// block) share one compiled graph, called once per layer with that layer's weights: a 32-layer
+// model capturing every attention pattern compiles three small graphs (embedding, block, final)
+// instead of one graph of 32 blocks, and the residual stream passes from stage to stage on the
+// device. The arithmetic is the whole-graph pass's, stage by stage (SetWholeGraph runs that one
+// graph instead, for comparison).
+//
+// Sharing across layers relies on the contracts of Hook and Reduction: a reduction's graph depends
+// only on its ID (its HookContext names the layer the shared graph was first built for), and a
+// hooked block is compiled for its own layer, because hooks may read HookContext.Layer.
+
+type stageKind int
+
+const (
+	stageEmbed stageKind = iota
+	stageBlock
+	stageFinal
+)
+
+// stage is one step of a layered run.
+type stage struct {
+	kind  stageKind
+	layer int // the block, −1 for the embedding and the final stage
+}
+
+func (s stage) String() string {
+	switch s.kind {
+	case stageEmbed:
+		return "the embedding"
+	case stageFinal:
+		return "the final norm and unembedding"
+	}
+	return fmt.Sprintf("block %d", s.layer)
+}
+
+// prefix is the hook-name prefix of the stage's hook points ("blocks.3." for block 3).
+func (s stage) prefix() string {
+	if s.kind == stageBlock {
+		return fmt.Sprintf("blocks.%d.", s.layer)
+	}
+	return ""
+}
+
+// stageExec is a compiled stage with the layout of its outputs: the residual stream (not for the
+// final stage), the captures (relative names, forward order), the logits if asked, the reductions.
+type stageExec struct {
+	exec    *Exec
+	layer   int // the layer it was built for (its hook names and HookContext.Layer)
+	capture []string
+	logits  bool
+	slots   []reducedSlot // hooks relative to the stage
+	lastUse int
+}
+
+// maxStages bounds the compiled stages a model keeps.
+const maxStages = 64
+
+// stageParams are the canonical names of the weights a stage reads, in input order.
+func stageParams(cfg *Config, s stage) []string {
+	shapes := cfg.ParamShapes()
+	var names []string
+	switch s.kind {
+	case stageEmbed:
+		names = append(names, "embed/weights")
+		if cfg.Position == Learned {
+			names = append(names, "pos_embed/weights")
+		}
+	case stageFinal:
+		for _, n := range []string{"ln_final/scale", "ln_final/bias", "unembed/weights"} {
+			if _, ok := shapes[n]; ok {
+				names = append(names, n)
+			}
+		}
+		if cfg.TiedEmbeddings {
+			names = append(names, "embed/weights")
+		}
+	case stageBlock:
+		pre := fmt.Sprintf("blocks/%d/", s.layer)
+		for n := range shapes {
+			if strings.HasPrefix(n, pre) {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names) // the same suffix order in every layer
+	}
+	return names
+}
+
+// stageHookNames are the hook points of a stage (exact names).
+func stageHookNames(cfg *Config, s stage) map[string]bool {
+	out := map[string]bool{}
+	for _, hp := range cfg.HookPoints() {
+		switch {
+		case s.kind == stageBlock && hp.Layer == s.layer,
+			s.kind == stageEmbed && (hp.Name == "hook_embed" || hp.Name == "hook_pos_embed"),
+			s.kind == stageFinal && (hp.Name == "ln_final.hook_normalized" || hp.Name == "logits"):
+			out[hp.Name] = true
+		}
+	}
+	return out
+}
+
+// stageRequest is what a run asks of one stage, with hook names relative to the stage.
+type stageRequest struct {
+	capture []string // relative, forward order
+	hooks   map[string][]Hook
+	reduce  map[string][]Reduction
+	key     string
+	share   bool
+	inputs  []string // the run's named inputs (WithInput), given to stages with hooks or reductions only
+}
+
+func (m *Model) stageRequest(pl *runPlan, s stage) *stageRequest {
+	names := stageHookNames(m.Config, s)
+	pre := s.prefix()
+	r := &stageRequest{hooks: map[string][]Hook{}, reduce: map[string][]Reduction{}, share: true}
+	for _, n := range pl.capture {
+		if names[n] {
+			r.capture = append(r.capture, strings.TrimPrefix(n, pre))
+		}
+	}
+	var b strings.Builder
+	kind := [...]string{"embed", "block", "final"}[s.kind]
+	fmt.Fprintf(&b, "%s|capture=%s|bf16=%v", kind, strings.Join(r.capture, ","), pl.bf16 && len(r.capture) > 0)
+	if s.kind == stageBlock {
+		fmt.Fprintf(&b, "|mask=%v", pl.mask != nil)
+	}
+	if s.kind == stageFinal {
+		fmt.Fprintf(&b, "|nologits=%v", pl.noLogits)
+	}
+	b.WriteString("|hooks=")
+	for _, n := range sortedKeys(pl.hooks) {
+		if !names[n] {
+			continue
+		}
+		rel := strings.TrimPrefix(n, pre)
+		for _, h := range pl.hooks[n] {
+			if h.ID == "" {
+				r.share = false
+			}
+			fmt.Fprintf(&b, "%s=%s;", rel, h.ID)
+		}
+		r.hooks[rel] = pl.hooks[n]
+	}
+	if len(r.hooks) > 0 && s.kind == stageBlock {
+		fmt.Fprintf(&b, "|layer=%d", s.layer) // hooks may read HookContext.Layer
+	}
+	b.WriteString("|reduce=")
+	for _, n := range sortedKeys(pl.reduce) {
+		if !names[n] {
+			continue
+		}
+		rel := strings.TrimPrefix(n, pre)
+		for _, x := range pl.reduce[n] {
+			fmt.Fprintf(&b, "%s=%s;", rel, x.ID)
+		}
+		r.reduce[rel] = pl.reduce[n]
+	}
+	if len(r.hooks) > 0 || len(r.reduce) > 0 { // only hooks and reductions read named inputs
+		r.inputs = pl.inputNames
+		fmt.Fprintf(&b, "|inputs=%s", strings.Join(r.inputs, ","))
+	}
+	r.key = b.String()
+	return r
+}
+
+// runLayered runs the plan stage by stage (see the comment at the top of this file). m.mu is held.
+func (m *Model) runLayered(pl *runPlan) (*Result, error) {
+	cfg := m.Config
+	blocks := blocksNeeded(cfg, pl.capture, pl.hooks, pl.reduce, pl.noLogits)
+	stages := []stage{{kind: stageEmbed, layer: -1}}
+	for l := 0; l < blocks; l++ {
+		stages = append(stages, stage{kind: stageBlock, layer: l})
+	}
+	if blocks == cfg.NLayers {
+		fin := stage{kind: stageFinal, layer: -1}
+		names := stageHookNames(cfg, fin)
+		wanted := !pl.noLogits
+		for n := range names {
+			if len(pl.hooks[n]) > 0 || len(pl.reduce[n]) > 0 || contains(pl.capture, n) {
+				wanted = true
+			}
+		}
+		if wanted {
+			stages = append(stages, fin)
+		}
+	}
+	var masks []*tensors.Tensor // per layer [T, T], from a [L, T, T] mask
+	if pl.mask != nil && pl.mask.Rank() == 3 {
+		flat := tensors.MustCopyFlatData[float32](pl.mask)
+		n := pl.T * pl.T
+		masks = make([]*tensors.Tensor, cfg.NLayers)
+		for l := range masks {
+			masks[l] = tensors.FromFlatDataAndDimensions(flat[l*n:(l+1)*n], pl.T, pl.T)
+		}
+	}
+
+	m.clock++
+	res := newResult(cfg)
+	var x *tensors.Tensor // the residual stream between stages [b, p, d], on the device
+	defer func() {
+		if x != nil {
+			x.FinalizeAll()
+		}
+	}()
+	for _, s := range stages {
+		req := m.stageRequest(pl, s)
+		se, err := m.stage(pl, s, req)
+		if err != nil {
+			return nil, err
+		}
+		args := []any{x}
+		if s.kind == stageEmbed {
+			args[0] = pl.tok
+		}
+		for _, name := range stageParams(cfg, s) {
+			v := m.Store.GetVariable("/" + name)
+			if v == nil {
+				return nil, fmt.Errorf("parameter %q is missing from the model store", name)
+			}
+			t, err := v.Value()
+			if err != nil {
+				return nil, fmt.Errorf("reading parameter %q: %w", name, err)
+			}
+			args = append(args, t)
+		}
+		for _, n := range req.inputs {
+			args = append(args, pl.inputs[n])
+		}
+		if s.kind == stageBlock && pl.mask != nil {
+			if masks != nil {
+				args = append(args, masks[s.layer])
+			} else {
+				args = append(args, pl.mask)
+			}
+		}
+		outs, err := callExec(se.exec, args)
+		if !req.share {
+			se.exec.Finalize()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("running %s of the model on tokens [%d %d]: %w", s, pl.B, pl.T, err)
+		}
+		if s.kind != stageFinal {
+			if x != nil {
+				x.FinalizeAll()
+			}
+			x, outs = outs[0], outs[1:]
+		}
+		pre := s.prefix()
+		names := make([]string, len(se.capture))
+		for i, rel := range se.capture {
+			names[i] = pre + rel
+		}
+		err = res.collect(cfg, outs, names, se.logits, se.slots, func(rel string) string { return pre + rel }, pl.bf16)
+		for _, o := range outs {
+			o.FinalizeAll()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	if res.Logits == nil && !pl.noLogits {
+		return nil, fmt.Errorf("the run produced no logits")
+	}
+	return res, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// stage returns the compiled graph of a stage: shared by every stage with the same request, or, for
+// a request with an unnamed hook, built for this call alone (the caller finalizes it).
+func (m *Model) stage(pl *runPlan, s stage, req *stageRequest) (*stageExec, error) {
+	if se := m.stages[req.key]; se != nil && req.share {
+		se.lastUse = m.clock
+		return se, nil
+	}
+	cfg := m.Config
+	params := stageParams(cfg, s)
+	inputNames := req.inputs
+	hasMask := s.kind == stageBlock && pl.mask != nil
+	captureDType := dtypes.Float32
+	if pl.bf16 {
+		captureDType = dtypes.BFloat16
+	}
+	pre := s.prefix()
+	se := &stageExec{layer: s.layer, lastUse: m.clock}
+	withLogits := s.kind == stageFinal && !pl.noLogits
+	fn := func(inputs []*Node) []*Node {
+		m.compiles++ // once per graph build (m.mu is held by Run)
+		p := &pass{
+			cfg:      cfg,
+			g:        inputs[0].Graph(),
+			hooks:    make(map[string][]Hook),
+			reduce:   make(map[string][]Reduction),
+			capture:  make(map[string]bool),
+			captured: make(map[string]*Node),
+			inputs:   make(map[string]*Node),
+			params:   make(map[string]*Node),
+			blocks:   cfg.NLayers,
+		}
+		for rel, hs := range req.hooks {
+			p.hooks[pre+rel] = hs
+		}
+		for rel, rs := range req.reduce {
+			p.reduce[pre+rel] = rs
+		}
+		for _, rel := range req.capture {
+			p.capture[pre+rel] = true
+		}
+		i := 1
+		for _, name := range params {
+			p.params[name] = inputs[i]
+			i++
+		}
+		for _, n := range inputNames {
+			p.inputs[n] = inputs[i]
+			i++
+		}
+		if hasMask {
+			p.attnMask = inputs[i] // [T, T]: this layer's
+		}
+		var outs []*Node
+		var logits *Node
+		switch s.kind {
+		case stageEmbed:
+			outs = append(outs, p.embed(inputs[0]))
+		case stageBlock:
+			mask, rope := p.blockConsts(inputs[0].Shape().Dim(1))
+			outs = append(outs, p.block(s.layer, inputs[0], mask, rope))
+		case stageFinal:
+			logits = p.final(inputs[0])
+		}
+		for _, rel := range req.capture { // then the captures, the logits and the reductions, as runWhole
+			x, ok := p.captured[pre+rel]
+			if !ok {
+				exceptions.Panicf("hook point %q was selected but not reached in %s", pre+rel, s)
+			}
+			outs = append(outs, ConvertDType(x, captureDType))
+		}
+		if withLogits {
+			outs = append(outs, logits)
+		}
+		se.slots = se.slots[:0]
+		for _, r := range p.reduced {
+			se.slots = append(se.slots, reducedSlot{id: r.id, hook: strings.TrimPrefix(r.hook, pre), n: len(r.outs)})
+			for _, o := range r.outs {
+				if o.DType() != dtypes.Float64 { // float64 outputs stay float64 (Activation.Data64)
+					o = ConvertDType(o, dtypes.Float32)
+				}
+				outs = append(outs, o)
+			}
+		}
+		for rel, rs := range req.reduce {
+			for _, r := range rs {
+				if !p.reducedAt(r.ID, pre+rel) {
+					exceptions.Panicf("reduction %q at hook point %q was not reached in %s", r.ID, pre+rel, s)
+				}
+			}
+		}
+		return outs
+	}
+	e, err := NewExec(m.Backend, fn)
+	if err != nil {
+		return nil, fmt.Errorf("creating the executor of %s: %w", s, err)
+	}
+	se.exec = e.WithName("transformer.Run." + [...]string{"embed", "block", "final"}[s.kind])
+	se.capture = req.capture
+	se.logits = withLogits
+	if req.share {
+		if len(m.stages) >= maxStages { // drop the least recently used stage not in this run
+			oldest := ""
+			for k, e := range m.stages {
+				if e.lastUse < m.clock && (oldest == "" || e.lastUse < m.stages[oldest].lastUse) {
+					oldest = k
+				}
+			}
+			if oldest != "" {
+				m.stages[oldest].exec.Finalize()
+				delete(m.stages, oldest)
+			}
+		}
+		m.stages[req.key] = se
+	}
+	return se, nil
+}
+
+// SetWholeGraph makes every later run compile one graph of the whole model (the embedding, every
+// block and the unembedding together) instead of running stage by stage. It is the comparison
+// point of benchmarks; the results agree up to float32 rounding (XLA fuses across block
+// boundaries in one graph). A sharded model (ShardOver) always runs whole. Compiled graphs of the
+// other mode are kept.
+func (m *Model) SetWholeGraph(on bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.wholeGraph = on
+}

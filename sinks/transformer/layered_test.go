@@ -1,0 +1,157 @@
+package transformer
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+)
+
+// layeredVariants are architectures whose stages read different weights: learned positions and
+// LayerNorm biases (GPT-2, tied unembedding), a learnable KV sink, HeadNorm with gating, sigmoid
+// attention, QK-norm with a sliding window.
+func layeredVariants() map[string]*Config {
+	sink := tinyConfig()
+	sink.SinkKV = true
+	gated := tinyConfig()
+	gated.HeadNorm, gated.GatedAttention = HeadNormConfig{Enabled: true}, true
+	sig := tinyConfig()
+	sig.Attention, sig.SigmoidBiasLogN = SigmoidAttention, true
+	qk := tinyConfig()
+	qk.QKNorm, qk.SlidingWindow, qk.QKVBias = true, 4, true
+	return map[string]*Config{"llama": tinyConfig(), "gpt2": gpt2Tiny(), "sinkkv": sink, "headnorm+gate": gated, "sigmoid": sig, "qknorm+window": qk}
+}
+
+// A run stage by stage returns what the whole-model graph returns: every hook point, the logits,
+// reductions in every stage, hooks that read graph inputs and their layer, a per-layer mask.
+func TestLayeredMatchesWholeGraph(t *testing.T) {
+	for name, cfg := range layeredVariants() {
+		t.Run(name, func(t *testing.T) {
+			m := tinyModel(t, cfg)
+			toks := seqs(3, 9, cfg.VocabSize)
+			T := 9
+			mask := make([]float32, cfg.NLayers*T*T) // layer l isolates token 3+l
+			for l := 0; l < cfg.NLayers; l++ {
+				for k := 0; k < T; k++ {
+					if k != 3+l {
+						mask[l*T*T+(3+l)*T+k] = float32(math.Inf(-1))
+					}
+				}
+			}
+			scale := Hook{Point: "blocks.*.hook_mlp_out", ID: "scale-by-layer", Fn: func(ctx *HookContext, x *Node) *Node {
+				return Mul(x, AddScalar(ctx.Input("lambda"), float64(ctx.Layer))) // (λ + layer)·x
+			}}
+			sums := Reduction{Point: "*", ID: "sum-and-max", Fn: func(_ *HookContext, x *Node) []*Node {
+				return []*Node{ReduceAllSum(x), ReduceAllMax(x)}
+			}}
+			shared := []Option{Capture("*"), WithAttentionMask(mask, cfg.NLayers, T, T), Reduce(sums)} // one block graph for all layers
+			hooked := append([]Option{WithHooks(scale), WithInput("lambda", 0.5)}, shared...)           // a block graph per layer
+			var layered *Result
+			for _, opts := range [][]Option{shared, hooked} {
+				var err error
+				layered, err = m.Run(toks, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.SetWholeGraph(true)
+				whole, err := m.Run(toks, opts...)
+				m.SetWholeGraph(false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(layered.Cache.Names()) != len(cfg.HookNames()) || len(whole.Cache.Names()) != len(cfg.HookNames()) {
+					t.Fatalf("captured %d (layered) and %d (whole) hook points, the model has %d", len(layered.Cache.Names()), len(whole.Cache.Names()), len(cfg.HookNames()))
+				}
+				for _, n := range cfg.HookNames() {
+					assertClose(t, n, layered.Cache.MustGet(n), whole.Cache.MustGet(n))
+					a, b := layered.Reduced["sum-and-max"][n], whole.Reduced["sum-and-max"][n]
+					if len(a) != 2 || len(b) != 2 {
+						t.Fatalf("%s: %d (layered) and %d (whole) reduction outputs, want 2", n, len(a), len(b))
+					}
+					for i := range a {
+						assertClose(t, fmt.Sprintf("%s reduction %d", n, i), a[i], b[i])
+					}
+				}
+				assertClose(t, "logits", layered.Logits, whole.Logits)
+			}
+			// The mask acted: layer 1 isolates token 4.
+			if v, _ := layered.Cache.MustGet("pattern", 1).At(0, 0, 4, 4); math.Abs(float64(v)-1) > 1e-6 && cfg.Attention != SigmoidAttention && !cfg.SinkKV {
+				t.Errorf("layer 1 pattern[0,0,4,4] = %g, want 1 (token 4 isolated)", v)
+			}
+		})
+	}
+}
+
+func assertClose(t *testing.T, name string, a, b *Activation) {
+	t.Helper()
+	if a == nil || b == nil {
+		t.Fatalf("%s: missing (layered %v, whole %v)", name, a != nil, b != nil)
+	}
+	if !equalDims(a.Shape, b.Shape) {
+		t.Fatalf("%s: shape %v (layered) vs %v (whole)", name, a.Shape, b.Shape)
+	}
+	x, y := a.Data, b.Data
+	if a.Data64 != nil {
+		x, y = make([]float32, len(a.Data64)), make([]float32, len(b.Data64))
+		for i := range x {
+			x[i], y[i] = float32(a.Data64[i]), float32(b.Data64[i])
+		}
+	}
+	for i := range x {
+		u, v := float64(x[i]), float64(y[i])
+		if math.IsInf(u, -1) && math.IsInf(v, -1) {
+			continue // masked scores
+		}
+		if math.Abs(u-v) > 1e-4*math.Max(1, math.Abs(v)) || math.IsNaN(u) != math.IsNaN(v) {
+			t.Fatalf("%s[%d]: %g (layered) vs %g (whole)", name, i, u, v)
+		}
+	}
+}
+
+// The compiled graphs of a run do not grow with depth: capturing every layer's attention pattern
+// compiles the embedding, one block and the final stage, for 2 layers as for 8; a second run, other
+// tokens, compiles nothing; a run hooking one block adds the graph of that block alone.
+func TestBlockGraphSharedAcrossLayers(t *testing.T) {
+	for _, L := range []int{2, 8} {
+		cfg := tinyConfig()
+		cfg.NLayers = L
+		m := tinyModel(t, cfg)
+		for run := 0; run < 2; run++ {
+			if _, err := m.Run(seqs(2, 6, cfg.VocabSize-run), Capture("blocks.*.attn.hook_pattern")); err != nil {
+				t.Fatal(err)
+			}
+			if got := m.Compilations(); got != 3 {
+				t.Fatalf("%d layers, run %d: %d graphs compiled, want 3 (embedding, shared block, final)", L, run, got)
+			}
+		}
+		hook := Hook{Point: "blocks.1.attn.hook_z", ID: "double", Fn: func(_ *HookContext, x *Node) *Node { return MulScalar(x, 2) }}
+		if _, err := m.Run(seqs(2, 6, cfg.VocabSize), Capture("blocks.*.attn.hook_pattern"), WithHooks(hook)); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Compilations(); got != 4 {
+			t.Fatalf("%d layers: %d graphs after hooking block 1, want 4 (its own block graph added)", L, got)
+		}
+	}
+}
+
+// A hook without an ID is compiled for its run alone, in layered runs as in whole ones, and the
+// other stages are still shared.
+func TestUnnamedHookStageNotKept(t *testing.T) {
+	cfg := tinyConfig()
+	m := tinyModel(t, cfg)
+	toks := seqs(2, 6, cfg.VocabSize)
+	hook := Hook{Point: "blocks.0.hook_resid_post", Fn: func(_ *HookContext, x *Node) *Node { return x }}
+	for run := 0; run < 2; run++ {
+		if _, err := m.Run(toks, WithHooks(hook)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Run 1: embedding, hooked block 0, block 1, final (4); run 2: block 0 again (5).
+	if got := m.Compilations(); got != 5 {
+		t.Fatalf("%d graphs compiled, want 5", got)
+	}
+	if len(m.stages) != 3 {
+		t.Fatalf("%d stages kept, want 3 (the unnamed hook's block graph is dropped)", len(m.stages))
+	}
+}
