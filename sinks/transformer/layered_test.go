@@ -46,7 +46,7 @@ func TestLayeredMatchesWholeGraph(t *testing.T) {
 				return []*Node{ReduceAllSum(x), ReduceAllMax(x)}
 			}}
 			shared := []Option{Capture("*"), WithAttentionMask(mask, cfg.NLayers, T, T), Reduce(sums)} // one block graph for all layers
-			hooked := append([]Option{WithHooks(scale), WithInput("lambda", 0.5)}, shared...)           // a block graph per layer
+			hooked := append([]Option{WithHooks(scale), WithInput("lambda", 0.5)}, shared...)          // a block graph per layer
 			var layered *Result
 			for _, opts := range [][]Option{shared, hooked} {
 				var err error
