@@ -32,7 +32,7 @@ func cmdBench(args []string) error {
 	trainSteps := fs.Int("train", 0, "instead: time that many steps of the training loop on random tokens for a random:<preset> architecture, batch --batch × --seq")
 	bf16 := fs.Bool("bf16", false, "with --train: matrix products in bfloat16 (mixed precision)")
 	shard := fs.Int("shard", 0, shardHelp+" (not with --train: see sinkscope train --devices)")
-	wholeGraph := fs.Bool("whole-graph", false, "run each case as one compiled graph of the whole model instead of stage by stage")
+	layered := fs.Bool("layered", false, "run each case stage by stage (one compiled graph per distinct block, shared across layers) instead of one graph of the whole model")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole command to this file (go tool pprof reads it): where the host's time goes between device calls")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -59,7 +59,7 @@ func cmdBench(args []string) error {
 		return err
 	}
 	m := l.Model
-	m.SetWholeGraph(*wholeGraph)
+	m.SetLayered(*layered)
 	if *sweep {
 		return benchSweep(m, *sweepN, *seqLen, *batch)
 	}
@@ -101,9 +101,9 @@ func cmdBench(args []string) error {
 		}},
 		{"sink onset, device", func() error { _, _, err := devstats.SinkOnset(m, toks, len(toks), 0, metrics.GuEps); return err }},
 	}
-	mode := "stage by stage (one graph per distinct block)"
-	if *wholeGraph {
-		mode = "one graph of the whole model per run"
+	mode := "one graph of the whole model per run"
+	if *layered {
+		mode = "stage by stage (one graph per distinct block)"
 	}
 	fmt.Fprintf(stdout, "batch %d × %d tokens, %s\n", *batch, *seqLen, mode)
 	for _, c := range cases {

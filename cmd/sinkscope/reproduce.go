@@ -36,7 +36,7 @@ func cmdReproduce(args []string) error {
 	toy := fs.Bool("toy", true, "also run the random-init toy block (d 768, 12 heads, T 64)")
 	bf16 := fs.Bool("bf16", false, "keep checkpoint weights in bfloat16 (half the memory; compute stays float32)")
 	shard := fs.Int("shard", 0, shardHelp)
-	wholeGraph := fs.Bool("whole-graph", false, "run the model as one compiled graph per run instead of stage by stage (one graph per distinct block): the comparison point for timing")
+	layered := fs.Bool("layered", false, "run the model stage by stage, one compiled graph per distinct block shared across layers, instead of one graph per run (same numbers; see BENCHMARKS.md for when it is faster)")
 	svg := fs.Bool("svg", true, "write an SVG per figure (needs node and the npm packages); HTML is always written")
 	echarts := fs.String("echarts", "", "path of echarts.min.js for the HTML figures (default: next to this binary, $"+plots.EChartsEnv+", or the checkout's node_modules)")
 	if err := fs.Parse(args); err != nil {
@@ -55,7 +55,7 @@ func cmdReproduce(args []string) error {
 		return fmt.Errorf("--samples and --batch must be positive, --seq at least 2 and --random at least 0 (got %d, %d, %d, %d)", *samples, *batch, *seqLen, *random)
 	}
 	p := findings.Params{Samples: *samples, SeqLen: *seqLen, Random: *random, Data: *data, BOS: *bosFlag,
-		Batch: *batch, Seed: *seed, BF16Weights: *bf16, Shard: *shard, WholeGraph: *wholeGraph}
+		Batch: *batch, Seed: *seed, BF16Weights: *bf16, Shard: *shard, Layered: *layered}
 	var err error
 	if p.NeuronLayer, err = parseLayer(*layer); err != nil {
 		return err

@@ -54,6 +54,9 @@ func NewWithConfig(config string) (compute.Backend, error) {
 		return nil, fmt.Errorf("backend %q (from %s=%q) is not compiled in; available: %v", name, EnvVar, config, known)
 	}
 	config = WithPrecision(config)
+	if _, err := withAutotuneCache(config); err != nil {
+		return nil, err
+	}
 	b, err := compute.NewWithConfig(config)
 	if err != nil {
 		return nil, fmt.Errorf("creating backend %q: %w", config, err)

@@ -1,6 +1,9 @@
 package backend
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,5 +51,49 @@ func TestBF16ProductsOnGo(t *testing.T) {
 	ran := false
 	if err := BF16Products(be, func() error { ran = true; return nil }); err != nil || !ran {
 		t.Fatalf("ran %v, err %v", ran, err)
+	}
+}
+
+// The autotuning cache goes into $XLA_FLAGS only for an XLA plugin given by path that knows the
+// flag, and never over a setting of the user's.
+func TestAutotuneCache(t *testing.T) {
+	dir := t.TempDir()
+	knows := filepath.Join(dir, "knows.so")
+	// The flag name straddles the 4 MiB read boundary: the overlap must still find it.
+	blob := append(bytes.Repeat([]byte{0}, 4<<20-10), []byte("--"+autotuneFlag+"\x00")...)
+	if err := os.WriteFile(knows, blob, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, "old.so")
+	if err := os.WriteFile(old, bytes.Repeat([]byte{1}, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "cache")
+	t.Setenv(AutotuneCacheEnv, cache)
+	for _, c := range []struct {
+		config, flags, env, want string
+	}{
+		{"xla:" + knows + ",notf32", "--xla_gpu_autotune_level=2", cache, "--xla_gpu_autotune_level=2 --" + autotuneFlag + "=" + cache},
+		{"xla:" + old, "", cache, ""}, // the plugin does not know the flag
+		{"xla:cuda", "", cache, ""},   // no path to check
+		{"go", "", cache, ""},         // not XLA
+		{"xla:" + knows, "--" + autotuneFlag + "=/x", cache, "--" + autotuneFlag + "=/x"}, // the user's
+		{"xla:" + knows, "", "off", ""},
+	} {
+		t.Setenv("XLA_FLAGS", c.flags)
+		t.Setenv(AutotuneCacheEnv, c.env)
+		if _, err := withAutotuneCache(c.config); err != nil {
+			t.Fatal(err)
+		}
+		want := c.want
+		if want == "" {
+			want = c.flags
+		}
+		if got := os.Getenv("XLA_FLAGS"); got != want {
+			t.Errorf("%s with XLA_FLAGS %q, %s=%q: XLA_FLAGS %q, want %q", c.config, c.flags, AutotuneCacheEnv, c.env, got, want)
+		}
+	}
+	if fi, err := os.Stat(cache); err != nil || !fi.IsDir() {
+		t.Errorf("cache directory %s not created: %v", cache, err)
 	}
 }

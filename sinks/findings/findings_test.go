@@ -125,8 +125,8 @@ func TestReproduceWritesEverything(t *testing.T) {
 			t.Errorf("step %q compiled %d graphs, want at most %d", name, n, maxStepGraphs[name])
 		}
 	}
-	if sum != r.Graphs || r.Graphs > 17 {
-		t.Errorf("%d graphs compiled in all (steps add up to %d), want at most 17", r.Graphs, sum)
+	if sum != r.Graphs || r.Graphs > 8 {
+		t.Errorf("%d graphs compiled in all (steps add up to %d), want at most 8", r.Graphs, sum)
 	}
 	for _, f := range r.Figures {
 		for _, ext := range []string{".svg", ".html"} {
@@ -177,23 +177,14 @@ func TestFiguresFromPartialResults(t *testing.T) {
 	}
 }
 
-// maxStepGraphs bounds the graphs each reproduce step may compile on the planted model (4 layers).
+// maxStepGraphs bounds the graphs each reproduce step may compile on the planted model.
 // The main batch (20 sequences at 16) runs as 2 × 10 and the random batch (37) as 13 + 13 + 11
-// padded to 13: one graph per stage of a run structure, not per batch — the embedding, each block
-// that asks something different of its hook points, the final stage — and blocks that ask the same
-// share one graph, so none of these grows with depth (TestBlockGraphSharedAcrossLayers).
+// padded to 13: one graph per run structure.
 var maxStepGraphs = map[string]int{
-	"super-neuron layer scan": 1, "sink onset (Fig. 3)": 1,
-	// The shared main-batch run (two block graphs: the neuron layer's MLP captures, the next
-	// layer's q/k), Fig. 4b's random-batch reduction and the toy block.
-	"variance discrepancy (Fig. 4, toy)": 6,
+	"super-neuron layer scan": 1, "sink onset (Fig. 3)": 1, "variance discrepancy (Fig. 4, toy)": 2,
 	// Figs. 7–10 and the QK lock read the variance step's shared main-batch run (ShareMainRun).
-	"W_O preservation (Fig. 7)": 0, "super neurons (Fig. 8-10)": 0, "QK lock (Fig. 12)": 0,
-	// Reductions at every block's input plus the last block's output and the next layer's norm.
-	"dimension disparity (Table 1)": 3, "effective rank (Fig. 21)": 2,
-	// The μ estimate, the hooked blocks (each its own graph: hooks may read their layer), the
-	// observed block.
-	"interventions (Figs. 5-6)": 5,
+	"W_O preservation (Fig. 7)": 0, "super neurons (Fig. 8-10)": 0, "dimension disparity (Table 1)": 1,
+	"QK lock (Fig. 12)": 0, "effective rank (Fig. 21)": 1, "interventions (Figs. 5-6)": 3,
 }
 
 // ShareMainRun: the four findings that read hook points from the main batch get the same values
@@ -243,10 +234,8 @@ func TestShareMainRunMatchesSeparateRuns(t *testing.T) {
 		return o
 	}
 	sep, shared := run(false), run(true)
-	// Separately: a block graph per finding's capture set (the embedding compiled before); shared:
-	// the blocks of the one main-batch run, by what each captures.
-	if sep.n != 5 || shared.n != 3 {
-		t.Errorf("graphs compiled: %d separately, %d shared; want 5 and 3", sep.n, shared.n)
+	if sep.n != 4 || shared.n != 1 {
+		t.Errorf("graphs compiled: %d separately, %d shared; want 4 and 1", sep.n, shared.n)
 	}
 	close := func(what string, a, b float64) {
 		if math.Abs(a-b) > 1e-5*math.Max(1, math.Abs(a)) {

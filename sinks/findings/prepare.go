@@ -36,9 +36,9 @@ type Params struct {
 	// (transformer.Model.ShardOver: an XLA backend with that many devices) for a model larger than
 	// one device; 0 runs unsharded on one device. The numbers are the same either way.
 	Shard int
-	// WholeGraph runs the model as one graph per run instead of stage by stage
-	// (transformer.Model.SetWholeGraph): the comparison point for timing; the numbers agree.
-	WholeGraph bool
+	// Layered runs the model stage by stage, one compiled graph per distinct block shared across
+	// layers (transformer.Model.SetLayered), instead of one graph per run; the numbers agree.
+	Layered bool
 }
 
 // PaperParams are the paper's settings: 20 text samples × 64 tokens with BOS, 500 random sequences
@@ -75,7 +75,7 @@ func Prepare(be compute.Backend, source string, p Params) (*Setting, Describe, *
 	if err != nil {
 		return nil, d, nil, err
 	}
-	l.Model.SetWholeGraph(p.WholeGraph)
+	l.Model.SetLayered(p.Layered)
 	s := &Setting{Model: l.Model, Batch: p.Batch, NeuronLayer: p.NeuronLayer}
 	d = Describe{Model: l.Describe(), Backend: backend.Describe(be), Random: "none"}
 	if p.Shard > 0 {

@@ -12,7 +12,7 @@ import (
 )
 
 // Load a checkpoint, capture attention patterns, and sweep an intervention whose values are graph
-// inputs: the whole sweep reuses the graphs compiled for its first λ.
+// inputs: the whole sweep runs on one compiled graph.
 func Example() {
 	be, err := backend.New()
 	if err != nil {
@@ -48,10 +48,8 @@ func Example() {
 			panic(err)
 		}
 	}
-	// The capture compiled the embedding and one block graph that both layers share; the sweep added
-	// block 0 with its hook, plain block 1 and the unembedding, once for all three λ.
 	fmt.Println("graphs compiled:", m.Compilations())
 	// Output:
 	// blocks.1.attn.hook_pattern [1 4 12 12]
-	// graphs compiled: 5
+	// graphs compiled: 2
 }

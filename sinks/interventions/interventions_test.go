@@ -461,10 +461,8 @@ func TestAmplificationTrained(t *testing.T) {
 	if math.Abs(res.Centred[0]-res.Control[0]) > 1e-6 {
 		t.Errorf("λ = 1 must be the same run in both arms: %.6f vs %.6f", res.Centred[0], res.Control[0])
 	}
-	// One graph per stage the μ run had not compiled (hooked block 0, observed block 1); the control
-	// arm and every λ reuse them.
-	if res.CompilationsCentred != 2 || res.CompilationsControl != 0 {
-		t.Errorf("compilations %d (centred) + %d (control), want 2 + 0", res.CompilationsCentred, res.CompilationsControl)
+	if res.CompilationsCentred != 1 || res.CompilationsControl != 0 {
+		t.Errorf("compilations %d (centred) + %d (control), want 1 + 0", res.CompilationsCentred, res.CompilationsControl)
 	}
 	b := a
 	b.Position, b.Layers = 20, []int{0}
@@ -524,10 +522,8 @@ func TestSweepPaddedLastBatch(t *testing.T) {
 	}
 	muPad, padded := sweep(3)
 	muOne, whole := sweep(7)
-	// One shape for all micro-batches: one graph per stage the μ run had not compiled (hooked
-	// blocks 0 and 1, observed block 2).
-	if padded.CompilationsCentred != 3 || padded.CompilationsControl != 0 {
-		t.Errorf("7 sequences in micro-batches of 3 compiled %d + %d graphs, want 3 + 0", padded.CompilationsCentred, padded.CompilationsControl)
+	if padded.CompilationsCentred != 1 || padded.CompilationsControl != 0 {
+		t.Errorf("7 sequences in micro-batches of 3 compiled %d + %d graphs, want 1 + 0", padded.CompilationsCentred, padded.CompilationsControl)
 	}
 	for i := range whole.Centred {
 		if math.Abs(padded.Centred[i]-whole.Centred[i]) > 1e-6 || math.Abs(padded.Control[i]-whole.Control[i]) > 1e-6 {
@@ -546,8 +542,7 @@ func TestSweepPaddedLastBatch(t *testing.T) {
 
 // RunMask's unmodified run shares the masked run's graph (an all-zero additive mask): its column
 // scores must equal those of a plain run without any mask, and a mask run on a model that has
-// compiled nothing yet compiles the graphs of one run: the embedding and one block graph that every
-// layer shares (each layer's mask is an input).
+// compiled nothing yet compiles one graph, not two.
 func TestMaskUnmodifiedRunIsPlain(t *testing.T) {
 	l := open(t, "planted")
 	const k, T = 9, 32
@@ -557,8 +552,8 @@ func TestMaskUnmodifiedRunIsPlain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := l.Model.Compilations() - before; n != 2 {
-		t.Errorf("RunMask compiled %d graphs, want 2 (the unmodified and masked runs share the embedding and one block graph)", n)
+	if n := l.Model.Compilations() - before; n != 1 {
+		t.Errorf("RunMask compiled %d graphs, want 1 (the unmodified and masked runs share one)", n)
 	}
 	L := l.Model.Config.NLayers
 	plain, _, err := columnScores(l.Model, toks, 8, []int{0}) // no mask option at all

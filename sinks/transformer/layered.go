@@ -17,8 +17,7 @@ import (
 // block) share one compiled graph, called once per layer with that layer's weights: a 32-layer
 // model capturing every attention pattern compiles three small graphs (embedding, block, final)
 // instead of one graph of 32 blocks, and the residual stream passes from stage to stage on the
-// device. The arithmetic is the whole-graph pass's, stage by stage (SetWholeGraph runs that one
-// graph instead, for comparison).
+// device. The arithmetic is the whole-graph pass's, stage by stage. It is opt-in (SetLayered).
 //
 // Sharing across layers relies on the contracts of Hook and Reduction: a reduction's graph depends
 // only on its ID (its HookContext names the layer the shared graph was first built for), and a
@@ -407,13 +406,20 @@ func (m *Model) stage(pl *runPlan, s stage, req *stageRequest) (*stageExec, erro
 	return se, nil
 }
 
-// SetWholeGraph makes every later run compile one graph of the whole model (the embedding, every
-// block and the unembedding together) instead of running stage by stage. It is the comparison
-// point of benchmarks; the results agree up to float32 rounding (XLA fuses across block
-// boundaries in one graph). A sharded model (ShardOver) always runs whole. Compiled graphs of the
-// other mode are kept.
-func (m *Model) SetWholeGraph(on bool) {
+// SetLayered makes every later run execute stage by stage — the embedding, each block, the final
+// norm and unembedding — with one compiled graph per distinct stage, shared by every block that asks
+// the same of its hook points (see the top of layered.go); false (the default) compiles one graph of
+// the whole model per run structure. The results agree up to float32 rounding (XLA fuses across
+// block boundaries in one graph). A sharded model (ShardOver) always runs whole.
+//
+// Which is faster depends on where the time goes. Measured on one H200 (BENCHMARKS.md): the staged
+// run compiles in about half the time with XLA's GEMM autotuning off, but each stage is a separate
+// device call that waits for the device, so repeated runs of small batches are 25–40% slower, and
+// on the 7B workflow, whose time is execution rather than compilation, it was slower too. With
+// autotuning on, compile time is mostly the tuning of each distinct product shape, which one graph
+// of many identical blocks already pays once.
+func (m *Model) SetLayered(on bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.wholeGraph = on
+	m.layered = on
 }

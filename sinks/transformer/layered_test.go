@@ -29,6 +29,7 @@ func TestLayeredMatchesWholeGraph(t *testing.T) {
 	for name, cfg := range layeredVariants() {
 		t.Run(name, func(t *testing.T) {
 			m := tinyModel(t, cfg)
+			m.SetLayered(true)
 			toks := seqs(3, 9, cfg.VocabSize)
 			T := 9
 			mask := make([]float32, cfg.NLayers*T*T) // layer l isolates token 3+l
@@ -54,9 +55,9 @@ func TestLayeredMatchesWholeGraph(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				m.SetWholeGraph(true)
+				m.SetLayered(false)
 				whole, err := m.Run(toks, opts...)
-				m.SetWholeGraph(false)
+				m.SetLayered(true)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -117,6 +118,7 @@ func TestBlockGraphSharedAcrossLayers(t *testing.T) {
 		cfg := tinyConfig()
 		cfg.NLayers = L
 		m := tinyModel(t, cfg)
+		m.SetLayered(true)
 		for run := 0; run < 2; run++ {
 			if _, err := m.Run(seqs(2, 6, cfg.VocabSize-run), Capture("blocks.*.attn.hook_pattern")); err != nil {
 				t.Fatal(err)
@@ -140,6 +142,7 @@ func TestBlockGraphSharedAcrossLayers(t *testing.T) {
 func TestUnnamedHookStageNotKept(t *testing.T) {
 	cfg := tinyConfig()
 	m := tinyModel(t, cfg)
+	m.SetLayered(true)
 	toks := seqs(2, 6, cfg.VocabSize)
 	hook := Hook{Point: "blocks.0.hook_resid_post", Fn: func(_ *HookContext, x *Node) *Node { return x }}
 	for run := 0; run < 2; run++ {

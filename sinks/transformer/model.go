@@ -16,10 +16,9 @@ import (
 
 // Model is a transformer with its weights in a GoMLX store, ready to run on a backend.
 //
-// A run executes stage by stage — the embedding, each block, the final norm and unembedding — with
-// one compiled graph per distinct stage (what its hook points capture, reduce or hook, and the input
-// shapes), shared by every block that asks the same: the compile cost does not grow with depth.
-// Intervention values travel as graph inputs, never as constants baked into a graph.
+// Runs are compiled once per distinct (captured names, hooks, intervention input names, input shapes)
+// and reused: intervention values travel as graph inputs, never as constants baked into a graph.
+// SetLayered runs stage by stage instead, with one graph per distinct block shared across layers.
 type Model struct {
 	Config  *Config
 	Backend compute.Backend
@@ -30,8 +29,8 @@ type Model struct {
 	stages   map[string]*stageExec // layered runs' stage graphs (runLayered), by stage request
 	clock    int                   // counts layered runs (least-recently-used eviction of stages)
 	compiles int                   // number of graphs built (see Compilations)
-	// wholeGraph runs every run as one graph of the whole model (SetWholeGraph).
-	wholeGraph bool
+	// layered runs stage by stage (SetLayered) instead of one graph of the whole model.
+	layered bool
 	// shard is set by ShardOver: runs compile for its mesh. nil: one device, unsharded.
 	shard *sharding
 	// sharedStore marks a model from FromStore, whose store a trainer owns (it cannot be sharded).

@@ -278,10 +278,10 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 		inputNames: sortedKeys(rc.inputs), inputs: rc.inputs, mask: rc.mask, noLogits: rc.noLogits, bf16: rc.bf16}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.shard != nil || m.wholeGraph {
-		return m.runWhole(pl)
+	if m.layered && m.shard == nil {
+		return m.runLayered(pl)
 	}
-	return m.runLayered(pl)
+	return m.runWhole(pl)
 }
 
 // runPlan is a validated run: the batch, the resolved hook names and what each asks for.
@@ -298,7 +298,7 @@ type runPlan struct {
 	bf16       bool
 }
 
-// runWhole runs the plan as one graph of the whole model (sharded models, SetWholeGraph).
+// runWhole runs the plan as one graph of the whole model (the default; see SetLayered).
 func (m *Model) runWhole(pl *runPlan) (*Result, error) {
 	// The compiled-graph key: everything that changes the graph's structure except input shapes,
 	// which the Exec keys on by itself.
