@@ -30,7 +30,7 @@ func cmdBench(args []string) error {
 	sweep := fs.Bool("sweep", false, "instead: the paper's λ sweep (Fig. 6: k 10, layers 0–1, observed at layer 2, 8 λ × 2 arms) on --sweep-n random sequences × --seq tokens, in micro-batches of --batch")
 	sweepN := fs.Int("sweep-n", 200, "random sequences of the λ sweep (paper: 200)")
 	trainSteps := fs.Int("train", 0, "instead: time that many steps of the training loop on random tokens for a random:<preset> architecture, batch --batch × --seq")
-	bf16 := fs.Bool("bf16", false, "with --train: matrix products in bfloat16 (mixed precision)")
+	bf16 := fs.Bool("bf16", false, "matrix products in bfloat16 (with --train: mixed-precision training; otherwise the analysis runs, transformer.Model.SetMatmulDType)")
 	shard := fs.Int("shard", 0, shardHelp+" (not with --train: see sinkscope train --devices)")
 	layered := fs.Bool("layered", false, "run each case stage by stage (one compiled graph per distinct block, shared across layers) instead of one graph of the whole model")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole command to this file (go tool pprof reads it): where the host's time goes between device calls")
@@ -60,6 +60,11 @@ func cmdBench(args []string) error {
 	}
 	m := l.Model
 	m.SetLayered(*layered)
+	if *bf16 {
+		if err := m.SetMatmulDType(bf16DType); err != nil {
+			return err
+		}
+	}
 	if *sweep {
 		return benchSweep(m, *sweepN, *seqLen, *batch)
 	}
@@ -105,7 +110,7 @@ func cmdBench(args []string) error {
 	if *layered {
 		mode = "stage by stage (one graph per distinct block)"
 	}
-	fmt.Fprintf(stdout, "batch %d × %d tokens, %s\n", *batch, *seqLen, mode)
+	fmt.Fprintf(stdout, "batch %d × %d tokens, %s, matrix products in %s\n", *batch, *seqLen, mode, m.MatmulDType())
 	for _, c := range cases {
 		t0 := time.Now()
 		if err := c.fn(); err != nil {

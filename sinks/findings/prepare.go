@@ -39,6 +39,11 @@ type Params struct {
 	// Layered runs the model stage by stage, one compiled graph per distinct block shared across
 	// layers (transformer.Model.SetLayered), instead of one graph per run; the numbers agree.
 	Layered bool
+	// BF16Products runs the model's matrix products in bfloat16 with float32 accumulation
+	// (transformer.Model.SetMatmulDType), as a bf16 checkpoint run by transformers does; the
+	// residual stream, norms, softmax and every statistic stay float32. The backend description
+	// says so.
+	BF16Products bool
 }
 
 // PaperParams are the paper's settings: 20 text samples × 64 tokens with BOS, 500 random sequences
@@ -76,8 +81,16 @@ func Prepare(be compute.Backend, source string, p Params) (*Setting, Describe, *
 		return nil, d, nil, err
 	}
 	l.Model.SetLayered(p.Layered)
+	if p.BF16Products {
+		if err := l.Model.SetMatmulDType(dtypes.BFloat16); err != nil {
+			return nil, d, nil, err
+		}
+	}
 	s := &Setting{Model: l.Model, Batch: p.Batch, NeuronLayer: p.NeuronLayer}
 	d = Describe{Model: l.Describe(), Backend: backend.Describe(be), Random: "none"}
+	if p.BF16Products {
+		d.Backend += ", matrix products in bfloat16 (float32 accumulation; norms, softmax and statistics in float32)"
+	}
 	if p.Shard > 0 {
 		if err := l.Model.ShardOver(p.Shard); err != nil {
 			return nil, d, nil, fmt.Errorf("%s: %w", source, err)

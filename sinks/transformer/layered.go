@@ -312,6 +312,7 @@ func (m *Model) stage(pl *runPlan, s stage, req *stageRequest) (*stageExec, erro
 		p := &pass{
 			cfg:      cfg,
 			g:        inputs[0].Graph(),
+			matmul:   m.matmul,
 			hooks:    make(map[string][]Hook),
 			reduce:   make(map[string][]Reduction),
 			capture:  make(map[string]bool),

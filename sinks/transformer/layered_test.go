@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 )
 
@@ -156,5 +157,56 @@ func TestUnnamedHookStageNotKept(t *testing.T) {
 	}
 	if len(m.stages) != 3 {
 		t.Fatalf("%d stages kept, want 3 (the unnamed hook's block graph is dropped)", len(m.stages))
+	}
+}
+
+// Matrix products in bfloat16 (SetMatmulDType) change every activation after the first product
+// by bfloat16 rounding only, in the whole-graph and the staged run alike, and float32 comes back
+// exactly when it is set again.
+func TestBF16ProductsRounding(t *testing.T) {
+	cfg := tinyConfig()
+	m := tinyModel(t, cfg)
+	toks := seqs(2, 8, cfg.VocabSize)
+	ref, err := m.Run(toks, Capture("*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetMatmulDType(dtypes.BFloat16); err != nil {
+		t.Fatal(err)
+	}
+	for _, layered := range []bool{false, true} {
+		m.SetLayered(layered)
+		got, err := m.Run(toks, Capture("*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"blocks.0.attn.hook_q", "blocks.1.hook_resid_post", "logits"} {
+			a, b := got.Cache.MustGet(n), ref.Cache.MustGet(n)
+			var d2, b2 float64 // relative L2 error: bfloat16 keeps 8 significant bits
+			for i := range a.Data {
+				d := float64(a.Data[i] - b.Data[i])
+				d2 += d * d
+				b2 += float64(b.Data[i]) * float64(b.Data[i])
+			}
+			if rel := math.Sqrt(d2 / b2); rel == 0 || rel > 0.03 {
+				t.Errorf("layered %v, %s: relative L2 difference %.3g from float32 products, want bfloat16 rounding (0 < d ≤ 0.03)", layered, n, rel)
+			}
+		}
+	}
+	m.SetLayered(false)
+	if m.MatmulDType() != dtypes.BFloat16 || m.SetMatmulDType(dtypes.Float16) == nil {
+		t.Fatalf("MatmulDType %s; SetMatmulDType(Float16) must fail", m.MatmulDType())
+	}
+	if err := m.SetMatmulDType(dtypes.Float32); err != nil {
+		t.Fatal(err)
+	}
+	again, err := m.Run(toks, Capture("*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range again.Logits.Data {
+		if v != ref.Logits.Data[i] {
+			t.Fatalf("logit %d: %g after returning to float32, %g before", i, v, ref.Logits.Data[i])
+		}
 	}
 }

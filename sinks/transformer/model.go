@@ -31,6 +31,9 @@ type Model struct {
 	compiles int                   // number of graphs built (see Compilations)
 	// layered runs stage by stage (SetLayered) instead of one graph of the whole model.
 	layered bool
+	// matmul is the dtype of the forward pass's matrix products (SetMatmulDType): InvalidDType
+	// (float32) or BFloat16.
+	matmul dtypes.DType
 	// shard is set by ShardOver: runs compile for its mesh. nil: one device, unsharded.
 	shard *sharding
 	// sharedStore marks a model from FromStore, whose store a trainer owns (it cannot be sharded).
@@ -382,4 +385,40 @@ func bf16SliceToFloat32(flat any) []float32 {
 		out[i] = v.Float32()
 	}
 	return out
+}
+
+// SetMatmulDType sets the dtype of the forward pass's matrix products for every later run:
+// dtypes.Float32 (the default: float32 products at full precision, no TF32) or dtypes.BFloat16
+// (bfloat16 operands and results with float32 accumulation inside each product, as PyTorch's bf16
+// autocast or a bf16 checkpoint run by transformers: on a GPU the products use its bfloat16 units,
+// several times faster). Everything else stays float32: the residual stream, norms, RoPE, softmax,
+// every captured activation (each product's bfloat16 result widened back) and every statistic.
+// Activations then differ from the float32 run by bfloat16 rounding of each product (relative
+// ~2⁻⁸); say so wherever the numbers are reported. Changing it drops the compiled graphs.
+func (m *Model) SetMatmulDType(dt dtypes.DType) error {
+	switch dt {
+	case dtypes.Float32, dtypes.InvalidDType:
+		dt = dtypes.InvalidDType
+	case dtypes.BFloat16:
+	default:
+		return fmt.Errorf("SetMatmulDType(%s): matrix products run in float32 or bfloat16", dt)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.matmul != dt {
+		m.dropCompiled()
+		m.matmul = dt
+	}
+	return nil
+}
+
+// MatmulDType is the dtype of the forward pass's matrix products (SetMatmulDType): Float32 or
+// BFloat16.
+func (m *Model) MatmulDType() dtypes.DType {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.matmul == dtypes.InvalidDType {
+		return dtypes.Float32
+	}
+	return m.matmul
 }

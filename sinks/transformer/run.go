@@ -500,6 +500,7 @@ func (m *Model) newExec(capture []string, hooks map[string][]Hook, reduce map[st
 			cfg:      cfg,
 			store:    scope.Store(),
 			g:        inputs[0].Graph(),
+			matmul:   m.matmul,
 			hooks:    hooks,
 			reduce:   reduce,
 			capture:  make(map[string]bool),
