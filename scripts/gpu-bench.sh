@@ -9,8 +9,10 @@
 # (scripts/bench_jax_twin.py, one jitted step, bf16 products) for gpu-28m (batch 32 × 256) and
 # paper-152m (batch 8 × 1024). `workflow` times the 7B workflow: a Llama-2-7B-shaped random
 # checkpoint (bf16, 3 shards, written there by scripts/make_random_llama.py), `sinkscope reproduce
-# --bf16` at the paper's settings with a cold XLA autotune cache, the PyTorch twin (scripts/reproduce_twin.py: the same inputs with transformers), each with its peak GPU
-# memory from nvidia-smi sampled every 100 ms, then sinkscope again with the cache warm. `profile`
+# --bf16 --bf16-products` (bfloat16 products, as the twin) at the paper's settings with a cold XLA
+# autotune cache, the PyTorch twin (scripts/reproduce_twin.py: the same inputs with transformers),
+# each with its peak GPU memory from nvidia-smi sampled every 100 ms, then sinkscope again with the
+# cache warm, and once more with float32 products (the default) and a cold cache. `profile`
 # dumps the compiled training step of sinkscope and of the JAX twin (gpu-28m, XLA's --xla_dump_to)
 # and times both programs' GPU kernels the same way (scripts/profile_hlo.py). Carry: gpucarry.
 #
@@ -67,12 +69,14 @@ peak() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 1
   local s=\$(date +%s%N); timeout 240 "\$@"; echo "rc \$?, wall \$(( (\$(date +%s%N) - s) / 1000000 )) ms"; kill \$p; echo "peak GPU memory \$(sort -n /tmp/mem.txt | tail -1) MiB (idle \$(sort -n /tmp/mem.txt | head -1))"; }
 /opt/torch/.venv/bin/python scripts/make_random_llama.py /tmp/llama7b --shape llama2-7b
 ls -la /tmp/llama7b; mkdir -p /tmp/xla-autotune-7b
-rep() { echo "== sinkscope reproduce --bf16, \$1 autotune cache"
-  XLA_FLAGS="--xla_gpu_per_fusion_autotune_cache_dir=/tmp/xla-autotune-7b" peak gpucarry/sinkscope reproduce --model /tmp/llama7b --bf16 --svg=false --out /tmp/rep-\$1; }
-rep cold
+# \$1: cold or warm autotune cache, \$2: extra flags (--bf16-products: the twin's bfloat16 products)
+rep() { echo "== sinkscope reproduce --bf16 \$2, \$1 autotune cache"
+  XLA_FLAGS="--xla_gpu_per_fusion_autotune_cache_dir=/tmp/xla-autotune-7b\$2" peak gpucarry/sinkscope reproduce --model /tmp/llama7b --bf16 \$2 --svg=false --out /tmp/rep-\$1\$2; }
+rep cold --bf16-products
 echo "== PyTorch twin"; peak /opt/torch/.venv/bin/python scripts/reproduce_twin.py /tmp/llama7b
-rep warm
-tail -3 /tmp/rep-warm/report.md; grep -o '"graphs_compiled":[^,]*' /tmp/rep-warm/results.json
+rep warm --bf16-products
+rep cold   # float32 products
+tail -3 /tmp/rep-warm--bf16-products/report.md; grep -o '"graphs_compiled":[^,]*' /tmp/rep-warm--bf16-products/results.json
 CMD
 else cat <<CMD
 for mb in gpu-28m:32:256 paper-152m:8:1024; do
