@@ -36,7 +36,7 @@ func cmdReproduce(args []string) error {
 	toy := fs.Bool("toy", true, "also run the random-init toy block (d 768, 12 heads, T 64)")
 	bf16 := fs.Bool("bf16", false, "keep checkpoint weights in bfloat16 (half the memory; compute stays float32)")
 	shard := fs.Int("shard", 0, shardHelp)
-	bf16Products := fs.Bool("bf16-products", false, "matrix products in bfloat16 with float32 accumulation, as a bf16 model in transformers (several times faster on a GPU); the residual stream, norms, softmax and statistics stay float32, and the report's backend line says so")
+	bf16Products := fs.Bool("bf16-products", false, "matrix products in bfloat16 with float32 accumulation, as a bf16 model in transformers (a GPU's bfloat16 units); the residual stream, norms, softmax and statistics stay float32, and the report's backend line says so")
 	layered := fs.Bool("layered", false, "run the model stage by stage, one compiled graph per distinct block shared across layers, instead of one graph per run (same numbers; see BENCHMARKS.md for when it is faster)")
 	svg := fs.Bool("svg", true, "write an SVG per figure (needs node and the npm packages); HTML is always written")
 	echarts := fs.String("echarts", "", "path of echarts.min.js for the HTML figures (default: next to this binary, $"+plots.EChartsEnv+", or the checkout's node_modules)")
