@@ -184,6 +184,13 @@ func TestReproduceCommand(t *testing.T) {
 			t.Errorf("reproduce %v: %v, want an error containing %q", c.args, err, c.want)
 		}
 	}
+	// bfloat16 products, stage by stage: the run completes and its report says how the products ran.
+	bf := t.TempDir()
+	if text, err := runCmd(t, cmdReproduce, "--model", "random:tiny", "--random", "8", "--toy=false", "--svg=false", "--bf16-products", "--layered", "--out", bf); err != nil {
+		t.Errorf("reproduce --bf16-products --layered: %v", err)
+	} else if rep, err := os.ReadFile(filepath.Join(bf, "report.md")); err != nil || !strings.Contains(string(rep), "matrix products in bfloat16") || !strings.Contains(text, "matrix products in bfloat16") {
+		t.Errorf("reproduce --bf16-products: the output and report.md must say the products ran in bfloat16 (%v):\n%s", err, text)
+	}
 	// One device is the unsharded model (GoMLX distributes over two or more), on every backend.
 	if _, err := runCmd(t, cmdReproduce, "--model", "random:tiny", "--random", "0", "--shard", "1", "--out", t.TempDir()); err != nil {
 		t.Errorf("reproduce --shard 1 on backend %s: %v", backend.Config(), err)
@@ -199,6 +206,10 @@ func TestBenchCommand(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
 		}
+	}
+	out, err = runCmd(t, cmdBench, "--model", "random:tiny", "--batch", "2", "--seq", "8", "--seconds", "0.05", "--layered", "--bf16")
+	if err != nil || !strings.Contains(out, "stage by stage (one graph per distinct block), matrix products in BFloat16") {
+		t.Errorf("bench --layered --bf16: %v\n%s", err, out)
 	}
 	out, err = runCmd(t, cmdBench, "--model", "random:tiny", "--train", "5", "--batch", "2", "--seq", "16")
 	if err != nil {
