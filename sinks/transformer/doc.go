@@ -9,4 +9,8 @@
 // checkpoint formats are mapped onto those names by the loader in package sinks/hf. A model larger
 // than one device splits its weights over several devices of an XLA backend with Model.ShardOver;
 // runs and their results stay the same.
+//
+// A run compiles one graph of the whole model per run structure; Model.SetLayered runs stage by
+// stage instead, one graph per distinct block shared by every layer (layered.go), and
+// Model.SetMatmulDType runs the matrix products in bfloat16 with everything else in float32.
 package transformer
