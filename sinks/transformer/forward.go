@@ -3,6 +3,7 @@ package transformer
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -114,6 +115,43 @@ func (p *pass) reducedAt(id, hook string) bool {
 		}
 	}
 	return false
+}
+
+// outputs are a built pass's graph outputs in the order Result.collect reads them: the captures
+// (exact names, forward order) in captureDType, the logits unless nil, then the outputs of every
+// reduction in the order the pass reached them (float32, or float64 as computed), with their layout;
+// each slot names its hook point without the prefix trim. A capture or reduction the pass did not
+// reach panics, naming where the pass ran.
+func (p *pass) outputs(capture []string, captureDType dtypes.DType, logits *Node, trim, where string) ([]*Node, []reducedSlot) {
+	var outs []*Node
+	for _, n := range capture {
+		x, ok := p.captured[n]
+		if !ok {
+			exceptions.Panicf("hook point %q was selected but not reached in %s", n, where)
+		}
+		outs = append(outs, ConvertDType(x, captureDType))
+	}
+	if logits != nil {
+		outs = append(outs, logits)
+	}
+	var slots []reducedSlot
+	for _, r := range p.reduced {
+		slots = append(slots, reducedSlot{id: r.id, hook: strings.TrimPrefix(r.hook, trim), n: len(r.outs)})
+		for _, x := range r.outs {
+			if x.DType() != dtypes.Float64 { // float64 outputs stay float64 (Activation.Data64)
+				x = ConvertDType(x, dtypes.Float32)
+			}
+			outs = append(outs, x)
+		}
+	}
+	for n, rs := range p.reduce {
+		for _, r := range rs {
+			if !p.reducedAt(r.ID, n) {
+				exceptions.Panicf("reduction %q at hook point %q was not reached in %s", r.ID, n, where)
+			}
+		}
+	}
+	return outs, slots
 }
 
 // wants reports whether anything reads or replaces a hook point (used to skip optional work).

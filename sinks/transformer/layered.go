@@ -2,13 +2,13 @@ package transformer
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // Layered execution: a run is a chain of stages — the embedding, one stage per block, the final
@@ -59,7 +59,6 @@ func (s stage) prefix() string {
 // final stage), the captures (relative names, forward order), the logits if asked, the reductions.
 type stageExec struct {
 	exec    *Exec
-	layer   int // the layer it was built for (its hook names and HookContext.Layer)
 	capture []string
 	logits  bool
 	slots   []reducedSlot // hooks relative to the stage
@@ -143,39 +142,38 @@ func (m *Model) stageRequest(pl *runPlan, s stage) *stageRequest {
 		fmt.Fprintf(&b, "|nologits=%v", pl.noLogits)
 	}
 	b.WriteString("|hooks=")
-	for _, n := range sortedKeys(pl.hooks) {
-		if !names[n] {
-			continue
+	stageSubset(&b, r.hooks, pl.hooks, names, pre, func(h Hook) string {
+		if h.ID == "" {
+			r.share = false
 		}
-		rel := strings.TrimPrefix(n, pre)
-		for _, h := range pl.hooks[n] {
-			if h.ID == "" {
-				r.share = false
-			}
-			fmt.Fprintf(&b, "%s=%s;", rel, h.ID)
-		}
-		r.hooks[rel] = pl.hooks[n]
-	}
+		return h.ID
+	})
 	if len(r.hooks) > 0 && s.kind == stageBlock {
 		fmt.Fprintf(&b, "|layer=%d", s.layer) // hooks may read HookContext.Layer
 	}
 	b.WriteString("|reduce=")
-	for _, n := range sortedKeys(pl.reduce) {
-		if !names[n] {
-			continue
-		}
-		rel := strings.TrimPrefix(n, pre)
-		for _, x := range pl.reduce[n] {
-			fmt.Fprintf(&b, "%s=%s;", rel, x.ID)
-		}
-		r.reduce[rel] = pl.reduce[n]
-	}
+	stageSubset(&b, r.reduce, pl.reduce, names, pre, func(x Reduction) string { return x.ID })
 	if len(r.hooks) > 0 || len(r.reduce) > 0 { // only hooks and reductions read named inputs
 		r.inputs = pl.inputNames
 		fmt.Fprintf(&b, "|inputs=%s", strings.Join(r.inputs, ","))
 	}
 	r.key = b.String()
 	return r
+}
+
+// stageSubset copies into out the entries of all at the stage's hook points (names), keyed by name
+// without the stage prefix, and writes each as "name=ID;" to the stage key b, in name order.
+func stageSubset[T any](b *strings.Builder, out, all map[string][]T, names map[string]bool, prefix string, id func(T) string) {
+	for _, n := range sortedKeys(all) {
+		if !names[n] {
+			continue
+		}
+		rel := strings.TrimPrefix(n, prefix)
+		for _, x := range all[n] {
+			fmt.Fprintf(b, "%s=%s;", rel, id(x))
+		}
+		out[rel] = all[n]
+	}
 }
 
 // runLayered runs the plan stage by stage (see the comment at the top of this file). m.mu is held.
@@ -191,7 +189,7 @@ func (m *Model) runLayered(pl *runPlan) (*Result, error) {
 		names := stageHookNames(cfg, fin)
 		wanted := !pl.noLogits
 		for n := range names {
-			if len(pl.hooks[n]) > 0 || len(pl.reduce[n]) > 0 || contains(pl.capture, n) {
+			if len(pl.hooks[n]) > 0 || len(pl.reduce[n]) > 0 || slices.Contains(pl.capture, n) {
 				wanted = true
 			}
 		}
@@ -280,15 +278,6 @@ func (m *Model) runLayered(pl *runPlan) (*Result, error) {
 	return res, nil
 }
 
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
 // stage returns the compiled graph of a stage: shared by every stage with the same request, or, for
 // a request with an unnamed hook, built for this call alone (the caller finalizes it).
 func (m *Model) stage(pl *runPlan, s stage, req *stageRequest) (*stageExec, error) {
@@ -305,7 +294,7 @@ func (m *Model) stage(pl *runPlan, s stage, req *stageRequest) (*stageExec, erro
 		captureDType = dtypes.BFloat16
 	}
 	pre := s.prefix()
-	se := &stageExec{layer: s.layer, lastUse: m.clock}
+	se := &stageExec{lastUse: m.clock}
 	withLogits := s.kind == stageFinal && !pl.noLogits
 	fn := func(inputs []*Node) []*Node {
 		m.compiles++ // once per graph build (m.mu is held by Run)
@@ -319,7 +308,6 @@ func (m *Model) stage(pl *runPlan, s stage, req *stageRequest) (*stageExec, erro
 			captured: make(map[string]*Node),
 			inputs:   make(map[string]*Node),
 			params:   make(map[string]*Node),
-			blocks:   cfg.NLayers,
 		}
 		for rel, hs := range req.hooks {
 			p.hooks[pre+rel] = hs
@@ -342,43 +330,26 @@ func (m *Model) stage(pl *runPlan, s stage, req *stageRequest) (*stageExec, erro
 		if hasMask {
 			p.attnMask = inputs[i] // [T, T]: this layer's
 		}
-		var outs []*Node
-		var logits *Node
+		var x, logits *Node // the residual stream leaving the stage (not the final one), the logits
 		switch s.kind {
 		case stageEmbed:
-			outs = append(outs, p.embed(inputs[0]))
+			x = p.embed(inputs[0])
 		case stageBlock:
 			mask, rope := p.blockConsts(inputs[0].Shape().Dim(1))
-			outs = append(outs, p.block(s.layer, inputs[0], mask, rope))
+			x = p.block(s.layer, inputs[0], mask, rope)
 		case stageFinal:
-			logits = p.final(inputs[0])
-		}
-		for _, rel := range req.capture { // then the captures, the logits and the reductions, as runWhole
-			x, ok := p.captured[pre+rel]
-			if !ok {
-				exceptions.Panicf("hook point %q was selected but not reached in %s", pre+rel, s)
-			}
-			outs = append(outs, ConvertDType(x, captureDType))
-		}
-		if withLogits {
-			outs = append(outs, logits)
-		}
-		se.slots = se.slots[:0]
-		for _, r := range p.reduced {
-			se.slots = append(se.slots, reducedSlot{id: r.id, hook: strings.TrimPrefix(r.hook, pre), n: len(r.outs)})
-			for _, o := range r.outs {
-				if o.DType() != dtypes.Float64 { // float64 outputs stay float64 (Activation.Data64)
-					o = ConvertDType(o, dtypes.Float32)
-				}
-				outs = append(outs, o)
+			if logits = p.final(inputs[0]); !withLogits {
+				logits = nil
 			}
 		}
-		for rel, rs := range req.reduce {
-			for _, r := range rs {
-				if !p.reducedAt(r.ID, pre+rel) {
-					exceptions.Panicf("reduction %q at hook point %q was not reached in %s", r.ID, pre+rel, s)
-				}
-			}
+		capture := make([]string, len(req.capture))
+		for i, rel := range req.capture {
+			capture[i] = pre + rel
+		}
+		var outs []*Node
+		outs, se.slots = p.outputs(capture, captureDType, logits, pre, s.String()) // as runWhole's
+		if x != nil {
+			outs = append([]*Node{x}, outs...)
 		}
 		return outs
 	}

@@ -518,34 +518,11 @@ func (m *Model) newExec(capture []string, hooks map[string][]Hook, reduce map[st
 			p.attnMask = inputs[1+len(inputNames)]
 		}
 		logits := p.forward(inputs[0], !noLogits)
+		if noLogits {
+			logits = nil
+		}
 		var outs []*Node
-		for _, n := range capture {
-			x, ok := p.captured[n]
-			if !ok {
-				exceptions.Panicf("hook point %q was selected but not reached in the forward pass", n)
-			}
-			outs = append(outs, ConvertDType(x, captureDType))
-		}
-		if !noLogits {
-			outs = append(outs, logits)
-		}
-		layout.slots = layout.slots[:0]
-		for _, r := range p.reduced {
-			layout.slots = append(layout.slots, reducedSlot{id: r.id, hook: r.hook, n: len(r.outs)})
-			for _, x := range r.outs {
-				if x.DType() != dtypes.Float64 { // float64 outputs stay float64 (Activation.Data64)
-					x = ConvertDType(x, dtypes.Float32)
-				}
-				outs = append(outs, x)
-			}
-		}
-		for n, rs := range reduce {
-			for _, r := range rs {
-				if !p.reducedAt(r.ID, n) {
-					exceptions.Panicf("reduction %q at hook point %q was not reached in the forward pass", r.ID, n)
-				}
-			}
-		}
+		outs, layout.slots = p.outputs(capture, captureDType, logits, "", "the forward pass")
 		if len(outs) == 0 {
 			exceptions.Panicf("the run has no outputs: capture something or keep the logits")
 		}
