@@ -391,8 +391,9 @@ func bf16SliceToFloat32(flat any) []float32 {
 // dtypes.Float32 (the default: float32 products at full precision, no TF32) or dtypes.BFloat16
 // (bfloat16 operands and results with float32 accumulation inside each product, as PyTorch's bf16
 // autocast or a bf16 checkpoint run by transformers: on a GPU the products can use its bfloat16
-// units, whose peak is an order of magnitude above float32's on an H200). Everything else stays float32: the residual stream, norms, RoPE, softmax,
-// every captured activation (each product's bfloat16 result widened back) and every statistic.
+// units, whose peak is an order of magnitude above float32's on an H200). Everything else stays
+// float32: the residual stream, norms, RoPE, softmax, every captured activation (each product's
+// bfloat16 result widened back) and every statistic.
 // Activations then differ from the float32 run by bfloat16 rounding of each product (relative
 // ~2⁻⁸); say so wherever the numbers are reported. Changing it drops the compiled graphs.
 func (m *Model) SetMatmulDType(dt dtypes.DType) error {
