@@ -184,9 +184,9 @@ func TestReproduceCommand(t *testing.T) {
 			t.Errorf("reproduce %v: %v, want an error containing %q", c.args, err, c.want)
 		}
 	}
-	// bfloat16 products, stage by stage: the run completes and its report says how the products ran.
+	// bfloat16 products, stage by stage, traced: the run completes and its report says how the products ran.
 	bf := t.TempDir()
-	if text, err := runCmd(t, cmdReproduce, "--model", "random:tiny", "--random", "8", "--toy=false", "--svg=false", "--bf16-products", "--layered", "--out", bf); err != nil {
+	if text, err := runCmd(t, cmdReproduce, "--model", "random:tiny", "--random", "8", "--toy=false", "--svg=false", "--bf16-products", "--layered", "--trace", "--out", bf); err != nil {
 		t.Errorf("reproduce --bf16-products --layered: %v", err)
 	} else if rep, err := os.ReadFile(filepath.Join(bf, "report.md")); err != nil || !strings.Contains(string(rep), "matrix products in bfloat16") || !strings.Contains(text, "matrix products in bfloat16") {
 		t.Errorf("reproduce --bf16-products: the output and report.md must say the products ran in bfloat16 (%v):\n%s", err, text)

@@ -39,6 +39,7 @@ func cmdReproduce(args []string) error {
 	bf16Products := fs.Bool("bf16-products", false, "matrix products in bfloat16 with float32 accumulation, as a bf16 model in transformers (a GPU's bfloat16 units); the residual stream, norms, softmax and statistics stay float32, and the report's backend line says so")
 	layered := fs.Bool("layered", false, "run the model stage by stage, one compiled graph per distinct block shared across layers, instead of one graph per run (same numbers; see BENCHMARKS.md for when it is faster)")
 	svg := fs.Bool("svg", true, "write an SVG per figure (needs node and the npm packages); HTML is always written")
+	trace := fs.Bool("trace", false, "print where each step's time went: the model's runs, graphs compiled, device calls, outputs copied to the host, and the rest")
 	echarts := fs.String("echarts", "", "path of echarts.min.js for the HTML figures (default: next to this binary, $"+plots.EChartsEnv+", or the checkout's node_modules)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -82,11 +83,19 @@ func cmdReproduce(args []string) error {
 		}
 	}
 	start := time.Now()
+	var tr *runTrace
+	if *trace {
+		tr = newRunTrace(os.Stderr, start)
+		p.ObserveRuns = tr.observe
+	}
 	s, desc, _, err := findings.Prepare(nil, *source, p)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "prepared (model loaded, batches built) in %.1fs\n", time.Since(start).Seconds())
+	if tr != nil {
+		tr.span("prepare (loading, batches, layer scan)")
+	}
 	fmt.Fprintln(stdout, desc.Backend)
 	fmt.Fprintf(stdout, "model: %s\nmain batch: %s\nrandom batch: %s\n", desc.Model, desc.Main, desc.Random)
 	if s.Scan != nil {
@@ -99,11 +108,16 @@ func cmdReproduce(args []string) error {
 	// A progress bar on a terminal; one line per step otherwise (logs, CI).
 	// Without a terminal each step's line carries the seconds since the command started, so a log
 	// shows where the time went (loading, compiling, the findings).
+	prev := ""
 	progress := func(st findings.Step) {
+		if tr != nil && prev != "" {
+			tr.span(prev)
+		}
+		prev = st.Name
 		fmt.Fprintf(os.Stderr, "[%d/%d] %s (%.1fs)\n", st.Done, st.Of, st.Name, time.Since(start).Seconds())
 	}
 	var bar *progressbar.ProgressBar
-	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 && tr == nil {
 		bar = progressbar.NewOptions(10, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("reproduce"),
 			progressbar.OptionShowCount(), progressbar.OptionSetWidth(24), progressbar.OptionClearOnFinish())
 		progress = func(st findings.Step) {

@@ -44,6 +44,9 @@ type Params struct {
 	// residual stream, norms, softmax and every statistic stay float32. The backend description
 	// says so.
 	BF16Products bool
+	// ObserveRuns, when set, is given to the model before its first run
+	// (transformer.Model.ObserveRuns): where each forward pass's time went, for profiling.
+	ObserveRuns func(transformer.RunStat)
 }
 
 // PaperParams are the paper's settings: 20 text samples × 64 tokens with BOS, 500 random sequences
@@ -81,6 +84,7 @@ func Prepare(be compute.Backend, source string, p Params) (*Setting, Describe, *
 		return nil, d, nil, err
 	}
 	l.Model.SetLayered(p.Layered)
+	l.Model.ObserveRuns(p.ObserveRuns)
 	if p.BF16Products {
 		if err := l.Model.SetMatmulDType(dtypes.BFloat16); err != nil {
 			return nil, d, nil, err

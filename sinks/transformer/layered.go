@@ -246,7 +246,7 @@ func (m *Model) runLayered(pl *runPlan) (*Result, error) {
 				args = append(args, pl.mask)
 			}
 		}
-		outs, err := callExec(se.exec, args)
+		outs, err := pl.timedCall(func() ([]*tensors.Tensor, error) { return callExec(se.exec, args) })
 		if !req.share {
 			se.exec.Finalize()
 		}
@@ -264,7 +264,7 @@ func (m *Model) runLayered(pl *runPlan) (*Result, error) {
 		for i, rel := range se.capture {
 			names[i] = pre + rel
 		}
-		err = res.collect(cfg, outs, names, se.logits, se.slots, func(rel string) string { return pre + rel }, pl.bf16)
+		err = pl.timedCollect(res, cfg, outs, names, se.logits, se.slots, func(rel string) string { return pre + rel })
 		for _, o := range outs {
 			o.FinalizeAll()
 		}

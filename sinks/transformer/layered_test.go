@@ -210,3 +210,51 @@ func TestBF16ProductsRounding(t *testing.T) {
 		}
 	}
 }
+
+// ObserveRuns reports each run: the graphs it compiled (none when reused), one graph call per stage
+// when layered, and the bytes of the outputs read (captures + logits, float32).
+func TestObserveRuns(t *testing.T) {
+	cfg := tinyConfig()
+	B, T := 2, 6
+	toks := seqs(B, T, cfg.VocabSize)
+	pattern := int64(4 * B * cfg.NHeads * T * T) // one layer's pattern, float32
+	logits := int64(4 * B * T * cfg.VocabSize)
+	for _, layered := range []bool{false, true} {
+		m := tinyModel(t, cfg)
+		m.SetLayered(layered)
+		var got []RunStat
+		m.ObserveRuns(func(s RunStat) { got = append(got, s) })
+		for range 2 {
+			if _, err := m.Run(toks, Capture("blocks.*.attn.hook_pattern")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := m.Run(toks[:1], Capture("nope")); err == nil {
+			t.Fatal("a run capturing an unknown hook point succeeded")
+		}
+		m.ObserveRuns(nil)
+		if _, err := m.Run(toks, Capture("blocks.*.attn.hook_pattern")); err != nil {
+			t.Fatal(err)
+		}
+		calls, compiled := 1, 1
+		if layered {
+			calls, compiled = cfg.NLayers+2, 3 // embedding, each block, final; one shared block graph
+		}
+		if len(got) != 2 {
+			t.Fatalf("layered %v: %d runs observed, want 2 (failed and unobserved runs are not reported)", layered, len(got))
+		}
+		for i, s := range got {
+			wantCompiled := compiled
+			if i > 0 {
+				wantCompiled = 0
+			}
+			want := int64(cfg.NLayers)*pattern + logits
+			if s.Batch != B || s.SeqLen != T || s.Compiled != wantCompiled || s.Calls != calls || s.ToHostBytes != want || s.Started.IsZero() {
+				t.Errorf("layered %v, run %d: %+v, want batch %d, seq %d, %d compiled, %d calls, %d bytes", layered, i, s, B, T, wantCompiled, calls, want)
+			}
+			if s.CallSeconds <= 0 || s.CopySeconds < 0 {
+				t.Errorf("layered %v, run %d: call %gs, copy %gs", layered, i, s.CallSeconds, s.CopySeconds)
+			}
+		}
+	}
+}

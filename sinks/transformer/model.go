@@ -29,6 +29,7 @@ type Model struct {
 	stages   map[string]*stageExec // layered runs' stage graphs (runLayered), by stage request
 	clock    int                   // counts layered runs (least-recently-used eviction of stages)
 	compiles int                   // number of graphs built (see Compilations)
+	observe  func(RunStat)         // ObserveRuns
 	// layered runs stage by stage (SetLayered) instead of one graph of the whole model.
 	layered bool
 	// matmul is the dtype of the forward pass's matrix products (SetMatmulDType): InvalidDType

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -227,6 +228,7 @@ type Result struct {
 // Run runs the model on a batch of token sequences of equal length. BOS is not added: put it in
 // tokens yourself if you want it.
 func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
+	started := time.Now()
 	rc := &runConfig{}
 	for _, o := range opts {
 		if err := o(rc); err != nil {
@@ -275,13 +277,65 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 		}
 	}
 	pl := &runPlan{B: B, T: T, tok: tok, capture: captureNames, hooks: hookMap, reduce: reduceMap,
-		inputNames: sortedKeys(rc.inputs), inputs: rc.inputs, mask: rc.mask, noLogits: rc.noLogits, bf16: rc.bf16}
+		inputNames: sortedKeys(rc.inputs), inputs: rc.inputs, mask: rc.mask, noLogits: rc.noLogits, bf16: rc.bf16,
+		stat: RunStat{Batch: B, SeqLen: T, Started: started}}
+	m.mu.Lock()
+	compiles, observe := m.compiles, m.observe
+	var res *Result
+	if m.layered && m.shard == nil {
+		res, err = m.runLayered(pl)
+	} else {
+		res, err = m.runWhole(pl)
+	}
+	pl.stat.Compiled = m.compiles - compiles
+	m.mu.Unlock()
+	if observe != nil && err == nil {
+		observe(pl.stat)
+	}
+	return res, err
+}
+
+// RunStat is where one Run's time went, for profiling a workflow (ObserveRuns). The device call
+// returns once the work is queued, so CallSeconds is building and compiling graphs (when Compiled
+// > 0), uploading weights the device does not hold yet, and launching; the device's own execution
+// is mostly inside CopySeconds, which waits for the outputs and copies them to the host.
+type RunStat struct {
+	Batch, SeqLen int
+	Started       time.Time // when Run was called
+	Compiled      int     // graphs built and compiled for this run (0: every graph was reused)
+	Calls         int     // compiled graphs executed (1, or one per stage when layered)
+	CallSeconds   float64 // in the device calls
+	CopySeconds   float64 // reading the outputs to the host
+	ToHostBytes   int64   // size of the outputs read
+}
+
+// ObserveRuns calls fn after every successful Run (and so every RunWithCache, RunWithHooks, …)
+// with where its time went; nil stops it. fn must not call the model.
+func (m *Model) ObserveRuns(fn func(RunStat)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.layered && m.shard == nil {
-		return m.runLayered(pl)
+	m.observe = fn
+}
+
+// timedCall runs a compiled graph and adds its time to the plan's statistics.
+func (pl *runPlan) timedCall(call func() ([]*tensors.Tensor, error)) ([]*tensors.Tensor, error) {
+	start := time.Now()
+	outs, err := call()
+	pl.stat.Calls++
+	pl.stat.CallSeconds += time.Since(start).Seconds()
+	return outs, err
+}
+
+// timedCollect reads a graph's outputs into res (Result.collect) and adds its time and bytes to the
+// plan's statistics.
+func (pl *runPlan) timedCollect(res *Result, cfg *Config, outs []*tensors.Tensor, capture []string, withLogits bool, slots []reducedSlot, name func(string) string) error {
+	start := time.Now()
+	err := res.collect(cfg, outs, capture, withLogits, slots, name, pl.bf16)
+	pl.stat.CopySeconds += time.Since(start).Seconds()
+	for _, o := range outs {
+		pl.stat.ToHostBytes += int64(o.Shape().Memory())
 	}
-	return m.runWhole(pl)
+	return err
 }
 
 // runPlan is a validated run: the batch, the resolved hook names and what each asks for.
@@ -296,6 +350,7 @@ type runPlan struct {
 	mask       *tensors.Tensor // [T, T] or [L, T, T], nil if none
 	noLogits   bool
 	bf16       bool
+	stat       RunStat // filled as the plan runs
 }
 
 // runWhole runs the plan as one graph of the whole model (the default; see SetLayered).
@@ -348,11 +403,12 @@ func (m *Model) runWhole(pl *runPlan) (*Result, error) {
 	}
 	var outs []*tensors.Tensor
 	var err error
-	if m.shard != nil { // ShardOver(n) sets it for n ≥ 2 only
-		outs, err = m.shard.call(exec, args)
-	} else {
-		outs, err = callExec(exec.Exec, args)
-	}
+	outs, err = pl.timedCall(func() ([]*tensors.Tensor, error) {
+		if m.shard != nil { // ShardOver(n) sets it for n ≥ 2 only
+			return m.shard.call(exec, args)
+		}
+		return callExec(exec.Exec, args)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("running the model on tokens [%d %d]: %w", pl.B, pl.T, err)
 	}
@@ -362,7 +418,7 @@ func (m *Model) runWhole(pl *runPlan) (*Result, error) {
 		}
 	}()
 	res := newResult(m.Config)
-	if err := res.collect(m.Config, outs, pl.capture, !pl.noLogits, exec.layout.slots, func(s string) string { return s }, pl.bf16); err != nil {
+	if err := pl.timedCollect(res, m.Config, outs, pl.capture, !pl.noLogits, exec.layout.slots, func(s string) string { return s }); err != nil {
 		return nil, err
 	}
 	return res, nil
