@@ -302,11 +302,11 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 type RunStat struct {
 	Batch, SeqLen int
 	Started       time.Time // when Run was called
-	Compiled      int     // graphs built and compiled for this run (0: every graph was reused)
-	Calls         int     // compiled graphs executed (1, or one per stage when layered)
-	CallSeconds   float64 // in the device calls
-	CopySeconds   float64 // reading the outputs to the host
-	ToHostBytes   int64   // size of the outputs read
+	Compiled      int       // graphs built and compiled for this run (0: every graph was reused)
+	Calls         int       // compiled graphs executed (1, or one per stage when layered)
+	CallSeconds   float64   // in the device calls
+	CopySeconds   float64   // reading the outputs to the host
+	ToHostBytes   int64     // size of the outputs read
 }
 
 // ObserveRuns calls fn after every successful Run (and so every RunWithCache, RunWithHooks, …)
