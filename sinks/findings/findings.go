@@ -257,7 +257,7 @@ func ScanNeurons(s *Setting) (*NeuronScan, error) {
 		return nil, err
 	}
 	cfg := s.Model.Config
-	L, F, D := cfg.NLayers, cfg.DMLP, cfg.DModel
+	L, D := cfg.NLayers, cfg.DModel
 	// The contrast is reduced on the device (devstats; metrics.ActivationContrast is its host
 	// reference): [b, f] per layer leaves it instead of every layer's [b, T, f] FFN activation
 	// (1.8 GB for Llama-2-7B's 32 layers over 20 × 64 tokens).
@@ -271,12 +271,12 @@ func ScanNeurons(s *Setting) (*NeuronScan, error) {
 		if con == nil {
 			return nil, fmt.Errorf("layer %d: no FFN contrast (blocks.%d.mlp.hook_post was not reduced)", l, l)
 		}
-		down, _, err := s.Model.Param(fmt.Sprintf("blocks/%d/mlp/down/weights", l))
+		n := con.OrderByDiff[0]
+		down, err := s.Model.ParamColumn(fmt.Sprintf("blocks/%d/mlp/down/weights", l), n) // W_down[:, n]: [d]
 		if err != nil {
 			return nil, fmt.Errorf("layer %d: %w", l, err)
 		}
-		n := con.OrderByDiff[0]
-		col, err := metrics.DownColumnSparsity(down, D, F, n, 1)
+		col, err := metrics.DownColumnSparsity(down, D, 1, 0, 1)
 		if err != nil {
 			return nil, fmt.Errorf("layer %d: %w", l, err)
 		}

@@ -3,9 +3,12 @@ package transformer
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/dtypes/bfloat16"
+	"github.com/gomlx/gomlx/core/tensors"
 	. "github.com/gomlx/gomlx/core/graph"
 )
 
@@ -255,6 +258,63 @@ func TestObserveRuns(t *testing.T) {
 			if s.CallSeconds <= 0 || s.CopySeconds < 0 {
 				t.Errorf("layered %v, run %d: call %gs, copy %gs", layered, i, s.CallSeconds, s.CopySeconds)
 			}
+		}
+	}
+}
+
+// ParamColumn reads one column, as Param's full copy has it, for float32 and bfloat16 weights.
+func TestParamColumn(t *testing.T) {
+	cfg := tinyConfig()
+	m32 := tinyModel(t, cfg)
+	weights := map[string]*tensors.Tensor{}
+	for name, shape := range cfg.ParamShapes() {
+		vals, _, err := m32.Param(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		half := make([]bfloat16.BFloat16, len(vals))
+		for i, v := range vals {
+			half[i] = bfloat16.FromFloat32(v)
+		}
+		weights[name] = tensors.FromFlatDataAndDimensions(half, shape...)
+	}
+	m16, err := New(m32.Backend, cfg, weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "blocks/1/mlp/down/weights" // [d, f]
+	for _, m := range []*Model{m32, m16} {
+		full, dims, err := m.Param(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range []int{0, 3, dims[1] - 1} {
+			col, err := m.ParamColumn(name, j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(col) != dims[0] {
+				t.Fatalf("column %d: %d values, want %d", j, len(col), dims[0])
+			}
+			for i, v := range col {
+				if v != full[i*dims[1]+j] {
+					t.Fatalf("%s column %d row %d: %g, Param has %g", name, j, i, v, full[i*dims[1]+j])
+				}
+			}
+		}
+	}
+	for _, c := range []struct {
+		name string
+		j    int
+		want string
+	}{
+		{name, cfg.DMLP, "outside 0.."},
+		{name, -1, "outside 0.."},
+		{"blocks/0/ln1/scale", 0, "a column needs a matrix"},
+		{"blocks/0/nope", 0, "no parameter"},
+	} {
+		if _, err := m32.ParamColumn(c.name, c.j); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParamColumn(%q, %d): %v, want an error containing %q", c.name, c.j, err, c.want)
 		}
 	}
 }

@@ -327,6 +327,48 @@ func (m *Model) Param(name string) ([]float32, []int, error) {
 	return f, dims, err
 }
 
+// ParamColumn returns column j of a 2-D parameter [rows, cols] as float32, reading only that
+// column (e.g. the residual dimensions one FFN neuron writes, a column of W_down [d, f]): copying a
+// whole 7B-model weight to read one column costs a second per layer.
+func (m *Model) ParamColumn(name string, j int) ([]float32, error) {
+	v := m.Store.GetVariable("/" + name)
+	if v == nil {
+		return nil, fmt.Errorf("no parameter %q (parameters are named like %q)", name, "blocks/0/attn/q/weights")
+	}
+	t, err := v.Value()
+	if err != nil {
+		return nil, fmt.Errorf("reading parameter %q: %w", name, err)
+	}
+	dims := t.Shape().Dimensions
+	if len(dims) != 2 {
+		return nil, fmt.Errorf("parameter %q has shape %v: a column needs a matrix", name, dims)
+	}
+	rows, cols := dims[0], dims[1]
+	if j < 0 || j >= cols {
+		return nil, fmt.Errorf("column %d of parameter %q %v is outside 0..%d", j, name, dims, cols-1)
+	}
+	out := make([]float32, rows)
+	var bad any
+	t.ConstFlatData(func(flat any) {
+		switch f := flat.(type) {
+		case []float32:
+			for i := range out {
+				out[i] = f[i*cols+j]
+			}
+		case []bfloat16.BFloat16:
+			for i := range out {
+				out[i] = f[i*cols+j].Float32()
+			}
+		default:
+			bad = flat
+		}
+	})
+	if bad != nil {
+		return nil, fmt.Errorf("parameter %q: cannot read Go type %T as float32", name, bad)
+	}
+	return out, nil
+}
+
 // SetParam replaces a parameter's values (same shape). Use it to edit weights, e.g. to plant or
 // remove a neuron; the next run uses the new values in the graphs already compiled.
 func (m *Model) SetParam(name string, data []float32) error {
