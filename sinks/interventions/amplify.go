@@ -215,24 +215,12 @@ func observedScore(m *transformer.Model, tokens [][]int, a Amplification, batch 
 	return s / float64(len(a.Targets())), nil
 }
 
-// observedColumns is the sink score of every column k < T−1 at layer observe over all tokens.
+// observedColumns is the sink score of every column k < T−1 at layer observe over all tokens,
+// summed on the device.
 func observedColumns(m *transformer.Model, tokens [][]int, observe, batch int, opts []transformer.Option) ([]float64, error) {
-	name := fmt.Sprintf("blocks.%d.attn.hook_pattern", observe)
-	T := len(tokens[0])
-	sums := make([]float64, T-1)
-	counts := make([]int, T-1)
-	for _, mb := range microBatches(tokens, batch) {
-		r, err := m.Run(mb.Seqs, append([]transformer.Option{transformer.Capture(name), transformer.NoLogits()}, opts...)...)
-		if err != nil {
-			return nil, fmt.Errorf("sequences %d..%d: %w", mb.Lo, mb.Hi-1, err)
-		}
-		pat, err := r.Cache.Get(name) // [b, h, q, k]
-		if err != nil {
-			return nil, err
-		}
-		if err := addColumns(sums, counts, pat.Rows(mb.Real())); err != nil {
-			return nil, err
-		}
+	scores, _, err := columnScoresAt(m, tokens, batch, []int{observe}, nil, opts...)
+	if err != nil {
+		return nil, err
 	}
-	return divide(sums, counts), nil
+	return scores[0], nil
 }

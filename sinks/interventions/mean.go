@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 
+	. "github.com/gomlx/gomlx/core/graph"
+
 	"github.com/sinkscope/sinkscope/datasets/batch"
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
@@ -91,38 +93,50 @@ func valueMeanOn(m *transformer.Model, tokens [][]int, batchSize, layers int, sp
 }
 
 // valueMean averages attn.hook_v [b, p, g, dh] over sequences and positions in layers 0..L−1 and
-// broadcasts kv head g to its query heads.
+// broadcasts kv head g to its query heads. Each sequence's sum over positions is taken on the
+// device ([b, g, dh] per layer leaves it, not the values); the host adds the real rows in float64.
 func valueMean(m *transformer.Model, tokens [][]int, batchSize, L int) (*Mean, error) {
 	cfg := m.Config
 	H, G, dh := cfg.NHeads, cfg.KVHeads(), cfg.HeadDim()
-	if batchSize <= 0 {
-		batchSize = 16
-	}
-	names := make([]string, L)
-	for l := range names {
-		names[l] = fmt.Sprintf("blocks.%d.attn.hook_v", l)
+	T := len(tokens[0])
+	rs := []transformer.Reduction{{Point: "blocks.*.attn.hook_v", ID: "interventions.value-sums",
+		Fn: func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{ReduceSum(x, 1)} }}} // [b, p, g, dh] → [b, g, dh]
+	if L < cfg.NLayers { // reduce layers 0..L−1 only: the forward then stops after layer L−1
+		rs = nil
+		for l := range L {
+			rs = append(rs, transformer.Reduction{Point: fmt.Sprintf("blocks.%d.attn.hook_v", l), ID: fmt.Sprintf("interventions.value-sums.%d", l),
+				Fn: func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{ReduceSum(x, 1)} }})
+		}
 	}
 	sums := make([]float64, L*G*dh) // [l, g, dh]
 	n := 0
 	for _, mb := range microBatches(tokens, batchSize) {
-		c, err := m.RunWithCache(mb.Seqs, names...)
+		r, err := m.Run(mb.Seqs, transformer.Reduce(rs...), transformer.NoLogits())
 		if err != nil {
 			return nil, fmt.Errorf("value mean, sequences %d..%d: %w", mb.Lo, mb.Hi-1, err)
 		}
 		for l := 0; l < L; l++ {
-			v := c.MustGet("v", l).Rows(mb.Real()) // [b, p, g, dh]
-			if len(v.Shape) != 4 || v.Shape[2] != G || v.Shape[3] != dh {
-				return nil, fmt.Errorf("value mean: layer %d hook_v has shape %v, want [b, p, %d, %d]", l, v.Shape, G, dh)
+			id := "interventions.value-sums"
+			if L < cfg.NLayers {
+				id = fmt.Sprintf("%s.%d", id, l)
+			}
+			v, err := reduced(r, id, fmt.Sprintf("blocks.%d.attn.hook_v", l), mb.Real(), G, dh)
+			if err != nil {
+				return nil, fmt.Errorf("value mean: %w", err)
 			}
 			acc := sums[l*G*dh : (l+1)*G*dh]
 			for i, x := range v.Data {
 				acc[i%(G*dh)] += float64(x)
 			}
-			if l == 0 {
-				n += v.Shape[0] * v.Shape[1]
-			}
 		}
+		n += mb.Real() * T
 	}
+	return broadcastMean(sums, n, L, H, G, dh), nil
+}
+
+// broadcastMean divides the value sums [l, g, dh] by n tokens and gives query head h the mean of kv
+// head h/(H/G).
+func broadcastMean(sums []float64, n, L, H, G, dh int) *Mean {
 	mu := &Mean{Layers: L, Heads: H, HeadDim: dh, Data: make([]float32, L*H*dh), Tokens: n}
 	per := H / G // query heads per kv head
 	for l := 0; l < L; l++ {
@@ -134,5 +148,5 @@ func valueMean(m *transformer.Model, tokens [][]int, batchSize, L int) (*Mean, e
 			}
 		}
 	}
-	return mu, nil
+	return mu
 }

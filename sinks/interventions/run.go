@@ -183,75 +183,10 @@ func column(scores [][]float64, k int) []float64 {
 	return out
 }
 
-// columnScores runs tokens in micro-batches, captures every layer's pattern, and returns the sink
-// score of every column k < T−1 per layer ([layer][k]) and the head- and sequence-mean maps [q][k]
-// of mapLayers.
+// columnScores is the sink score of every column k < T−1 per layer ([layer][k]) and the head- and
+// sequence-mean maps [q][k] of mapLayers, over tokens in micro-batches, summed on the device.
 func columnScores(m *transformer.Model, tokens [][]int, batch int, mapLayers []int, opts ...transformer.Option) ([][]float64, [][][]float64, error) {
-	L, T := m.Config.NLayers, len(tokens[0])
-	if batch <= 0 {
-		batch = 16
-	}
-	sums := make([][]float64, L) // [layer][k]
-	counts := make([][]int, L)
-	for l := range sums {
-		sums[l], counts[l] = make([]float64, T-1), make([]int, T-1)
-	}
-	maps := make([][][]float64, len(mapLayers))
-	for i := range maps {
-		maps[i] = make([][]float64, T)
-		for q := range maps[i] {
-			maps[i][q] = make([]float64, T)
-		}
-	}
-	summed := 0 // sequences × heads summed into the maps
-	for _, mb := range microBatches(tokens, batch) {
-		run := append([]transformer.Option{transformer.Capture("blocks.*.attn.hook_pattern"), transformer.NoLogits()}, opts...)
-		r, err := m.Run(mb.Seqs, run...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("sequences %d..%d: %w", mb.Lo, mb.Hi-1, err)
-		}
-		for l := 0; l < L; l++ {
-			pat, err := r.Cache.Get("pattern", l) // [b, h, q, k]
-			if err != nil {
-				return nil, nil, err
-			}
-			pat = pat.Rows(mb.Real())
-			if err := addColumns(sums[l], counts[l], pat); err != nil {
-				return nil, nil, err
-			}
-			for i, ml := range mapLayers {
-				if ml == l {
-					addMap(maps[i], pat)
-				}
-			}
-		}
-		summed += mb.Real() * m.Config.NHeads
-	}
-	scores := make([][]float64, L)
-	for l := range scores {
-		scores[l] = divide(sums[l], counts[l])
-	}
-	for _, mp := range maps {
-		for _, row := range mp {
-			for j := range row {
-				row[j] /= float64(summed)
-			}
-		}
-	}
-	return scores, maps, nil
-}
-
-// addMap adds every [q, k] slice of a pattern [b, h, q, k] into acc [q][k].
-func addMap(acc [][]float64, pat *transformer.Activation) {
-	T := pat.Shape[2]
-	for bh := 0; bh < pat.Shape[0]*pat.Shape[1]; bh++ {
-		base := bh * T * T
-		for q := 0; q < T; q++ {
-			for j := 0; j < T; j++ {
-				acc[q][j] += float64(pat.Data[base+q*T+j])
-			}
-		}
-	}
+	return columnScoresAt(m, tokens, batch, nil, mapLayers, opts...)
 }
 
 // microBatches is transformer.MicroBatches with 0 meaning micro-batches of 16: a whole sweep runs one
