@@ -23,14 +23,15 @@ const (
 )
 
 // columnSums is, per sequence, each key column's sum over heads and the queries after it:
-// x [b, h, q, k] → [b, k].
+// x [b, h, q, k] → [b, k]. Heads are summed first, so the masking product is h times smaller (the
+// pure-Go backend multiplies broadcast operands element by element).
 func columnSums(x *Node) *Node {
 	g := x.Graph()
 	T := x.Shape().Dim(2)
-	q := Iota(g, shapes.Make(dtypes.Int32, T, T), 0)                      // [q, k] query index
-	k := Iota(g, shapes.Make(dtypes.Int32, T, T), 1)                      // [q, k] key index
-	later := InsertAxes(ConvertDType(GreaterThan(q, k), x.DType()), 0, 0) // [1, 1, q, k]: 1 where q > k
-	return ReduceSum(Mul(x, later), 1, 2)                                 // [b, k]
+	q := Iota(g, shapes.Make(dtypes.Int32, T, T), 0)                   // [q, k] query index
+	k := Iota(g, shapes.Make(dtypes.Int32, T, T), 1)                   // [q, k] key index
+	later := InsertAxes(ConvertDType(GreaterThan(q, k), x.DType()), 0) // [1, q, k]: 1 where q > k
+	return ReduceSum(Mul(ReduceSum(x, 1), later), 1)                   // [b, q, k] → [b, k]
 }
 
 // patternReductions are the reductions of a run that reads the sink score of every column at the
