@@ -35,27 +35,25 @@ func columnSums(x *Node) *Node {
 }
 
 // patternReductions are the reductions of a run that reads the sink score of every column at the
-// layers (nil: every layer) and the head-summed maps at mapLayers.
+// layers (nil: every layer) and the head-summed maps at mapLayers. Each statistic keeps one ID at all
+// its layers, so stage by stage the blocks that ask for the same ones share a compiled graph.
 func patternReductions(layers, mapLayers []int) []transformer.Reduction {
-	point := "blocks.*.attn.hook_pattern"
-	id := columnsID
+	columns := func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{columnSums(x)} }
+	headMap := func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{ReduceSum(x, 1)} } // [b, q, k]
 	var rs []transformer.Reduction
 	if layers == nil {
-		rs = append(rs, transformer.Reduction{Point: point, ID: id, Fn: func(_ *transformer.HookContext, x *Node) []*Node {
-			return []*Node{columnSums(x)}
-		}})
-	} else {
-		for _, l := range layers {
-			rs = append(rs, transformer.Reduction{Point: fmt.Sprintf("blocks.%d.attn.hook_pattern", l), ID: fmt.Sprintf("%s.%d", id, l),
-				Fn: func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{columnSums(x)} }})
-		}
+		rs = append(rs, transformer.Reduction{Point: "blocks.*.attn.hook_pattern", ID: columnsID, Fn: columns})
+	}
+	for _, l := range layers {
+		rs = append(rs, transformer.Reduction{Point: patternName(l), ID: columnsID, Fn: columns})
 	}
 	for _, l := range mapLayers {
-		rs = append(rs, transformer.Reduction{Point: fmt.Sprintf("blocks.%d.attn.hook_pattern", l), ID: fmt.Sprintf("%s.%d", headMapID, l),
-			Fn: func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{ReduceSum(x, 1)} }}) // [b, q, k]
+		rs = append(rs, transformer.Reduction{Point: patternName(l), ID: headMapID, Fn: headMap})
 	}
 	return rs
 }
+
+func patternName(l int) string { return fmt.Sprintf("blocks.%d.attn.hook_pattern", l) }
 
 // reduced returns the one output of reduction id at hook name, its first real rows, checking that it
 // is [b, dims...].
@@ -84,8 +82,7 @@ func columnScoresAt(m *transformer.Model, tokens [][]int, batch int, layers, map
 		return nil, nil, fmt.Errorf("sink scores need sequences of at least 2 tokens, got %d", T)
 	}
 	only := layers // the reductions' layers; nil: one reduction for every layer
-	all := only == nil
-	if all {
+	if only == nil {
 		for l := range m.Config.NLayers {
 			layers = append(layers, l)
 		}
@@ -111,11 +108,7 @@ func columnScoresAt(m *transformer.Model, tokens [][]int, batch int, layers, map
 		}
 		real := mb.Real()
 		for i, l := range layers {
-			id := fmt.Sprintf("%s.%d", columnsID, l)
-			if all {
-				id = columnsID
-			}
-			c, err := reduced(r, id, fmt.Sprintf("blocks.%d.attn.hook_pattern", l), real, T)
+			c, err := reduced(r, columnsID, patternName(l), real, T)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -126,7 +119,7 @@ func columnScoresAt(m *transformer.Model, tokens [][]int, batch int, layers, map
 			}
 		}
 		for i, l := range mapLayers {
-			c, err := reduced(r, fmt.Sprintf("%s.%d", headMapID, l), fmt.Sprintf("blocks.%d.attn.hook_pattern", l), real, T, T)
+			c, err := reduced(r, headMapID, patternName(l), real, T, T)
 			if err != nil {
 				return nil, nil, err
 			}

@@ -92,6 +92,9 @@ func valueMeanOn(m *transformer.Model, tokens [][]int, batchSize, layers int, sp
 	return mu, nil
 }
 
+// valueSumsID names valueMean's reduction: each sequence's attn.hook_v summed over positions.
+const valueSumsID = "interventions.value-sums"
+
 // valueMean averages attn.hook_v [b, p, g, dh] over sequences and positions in layers 0..L−1 and
 // broadcasts kv head g to its query heads. Each sequence's sum over positions is taken on the
 // device ([b, g, dh] per layer leaves it, not the values); the host adds the real rows in float64.
@@ -99,14 +102,11 @@ func valueMean(m *transformer.Model, tokens [][]int, batchSize, L int) (*Mean, e
 	cfg := m.Config
 	H, G, dh := cfg.NHeads, cfg.KVHeads(), cfg.HeadDim()
 	T := len(tokens[0])
-	rs := []transformer.Reduction{{Point: "blocks.*.attn.hook_v", ID: "interventions.value-sums",
-		Fn: func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{ReduceSum(x, 1)} }}} // [b, p, g, dh] → [b, g, dh]
-	if L < cfg.NLayers { // reduce layers 0..L−1 only: the forward then stops after layer L−1
-		rs = nil
-		for l := range L {
-			rs = append(rs, transformer.Reduction{Point: fmt.Sprintf("blocks.%d.attn.hook_v", l), ID: fmt.Sprintf("interventions.value-sums.%d", l),
-				Fn: func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{ReduceSum(x, 1)} }})
-		}
+	// One ID at layers 0..L−1 (not a glob over all: the forward then stops after layer L−1).
+	var rs []transformer.Reduction
+	for l := range L {
+		rs = append(rs, transformer.Reduction{Point: fmt.Sprintf("blocks.%d.attn.hook_v", l), ID: valueSumsID,
+			Fn: func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{ReduceSum(x, 1)} }}) // [b, p, g, dh] → [b, g, dh]
 	}
 	sums := make([]float64, L*G*dh) // [l, g, dh]
 	n := 0
@@ -116,11 +116,7 @@ func valueMean(m *transformer.Model, tokens [][]int, batchSize, L int) (*Mean, e
 			return nil, fmt.Errorf("value mean, sequences %d..%d: %w", mb.Lo, mb.Hi-1, err)
 		}
 		for l := 0; l < L; l++ {
-			id := "interventions.value-sums"
-			if L < cfg.NLayers {
-				id = fmt.Sprintf("%s.%d", id, l)
-			}
-			v, err := reduced(r, id, fmt.Sprintf("blocks.%d.attn.hook_v", l), mb.Real(), G, dh)
+			v, err := reduced(r, valueSumsID, fmt.Sprintf("blocks.%d.attn.hook_v", l), mb.Real(), G, dh)
 			if err != nil {
 				return nil, fmt.Errorf("value mean: %w", err)
 			}

@@ -1,6 +1,7 @@
 package transformer
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -83,13 +84,55 @@ func TestReduceBadInputs(t *testing.T) {
 		{[]Reduction{{Point: "blocks.9.attn.hook_pattern", ID: "a", Fn: sum}}, "blocks.9.attn.hook_pattern"},
 		{[]Reduction{{Point: "blocks.0.attn.hook_pattern", Fn: sum}}, "no ID"},
 		{[]Reduction{{Point: "blocks.0.attn.hook_pattern", ID: "a"}}, "no function"},
-		{[]Reduction{{Point: "blocks.0.attn.hook_pattern", ID: "a", Fn: sum}, {Point: "blocks.1.attn.hook_pattern", ID: "a", Fn: sum}}, "given twice"},
+		{[]Reduction{{Point: "blocks.1.attn.hook_pattern", ID: "a", Fn: sum}, {Point: "blocks.*.attn.hook_pattern", ID: "a", Fn: sum}}, "given twice at blocks.1.attn.hook_pattern"},
 		{[]Reduction{{Point: "blocks.0.attn.hook_pattern", ID: "a",
 			Fn: func(*HookContext, *Node) []*Node { return nil }}}, "returned no outputs"},
 	} {
 		_, err := m.Run(toks, Reduce(c.r...), NoLogits())
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("reductions %v: error %v, want one mentioning %q", c.r, err, c.want)
+		}
+	}
+}
+
+// One reduction ID at chosen layers: each layer's output is under its own hook name, as with a glob
+// over all of them, and stage by stage the blocks that ask for it share one compiled graph.
+func TestReduceOneIDAtSeveralPoints(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.NLayers = 4
+	toks := seqs(2, 8, cfg.VocabSize)
+	sum := func(_ *HookContext, x *Node) []*Node { return []*Node{ReduceSum(x, 1, 2, 3)} } // [b]
+	at := func(layers ...int) []Reduction {
+		var rs []Reduction
+		for _, l := range layers {
+			rs = append(rs, Reduction{Point: fmt.Sprintf("blocks.%d.attn.hook_pattern", l), ID: "rows", Fn: sum})
+		}
+		return rs
+	}
+	glob, err := tinyModel(t, cfg).Run(toks, Reduce(Reduction{Point: "blocks.*.attn.hook_pattern", ID: "rows", Fn: sum}), NoLogits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, layered := range []bool{false, true} {
+		m := tinyModel(t, cfg)
+		m.SetLayered(layered)
+		res, err := m.Run(toks, Reduce(at(0, 2, 3)...), NoLogits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Reduced["rows"]) != 3 {
+			t.Fatalf("layered %v: outputs at %d hook points, want 3", layered, len(res.Reduced["rows"]))
+		}
+		for _, l := range []int{0, 2, 3} {
+			name := fmt.Sprintf("blocks.%d.attn.hook_pattern", l)
+			got, want := res.Reduced["rows"][name], glob.Reduced["rows"][name]
+			if len(got) != 1 || len(got[0].Data) != 2 || math.Abs(float64(got[0].Data[0]-want[0].Data[0])) > 1e-5 {
+				t.Errorf("layered %v, %s: %v, the glob run gave %v", layered, name, got, want)
+			}
+		}
+		// embedding, the reducing block (layers 0, 2, 3), the plain block (layer 1)
+		if want := map[bool]int{false: 1, true: 3}[layered]; m.Compilations() != want {
+			t.Errorf("layered %v: %d graphs compiled, want %d", layered, m.Compilations(), want)
 		}
 	}
 }

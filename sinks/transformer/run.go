@@ -104,7 +104,9 @@ func WithHooks(hooks ...Hook) Option {
 // padded rows.
 //
 // ID names the outputs (Result.Reduced[ID][hook name]) and keys graph reuse like Hook.ID: a
-// reduction's graph must depend only on its ID and the input shapes.
+// reduction's graph must depend only on its ID and the input shapes. One ID may be given at several
+// hook points (one Reduction each, e.g. a few chosen layers), never twice at the same one; stage by
+// stage (SetLayered), blocks whose hook points ask for the same IDs share one compiled graph.
 type Reduction struct {
 	Point string // exact hook name or glob pattern, e.g. "blocks.*.attn.hook_pattern"
 	ID    string
@@ -255,17 +257,17 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 		}
 	}
 	reduceMap := make(map[string][]Reduction)
-	seenID := make(map[string]bool)
+	seenAt := make(map[string]bool) // "ID@hook name"
 	for _, r := range rc.reduce {
-		if seenID[r.ID] {
-			return nil, fmt.Errorf("reduction ID %q is given twice", r.ID)
-		}
-		seenID[r.ID] = true
 		names, err := Names{r.Point}.Resolve(m.Config)
 		if err != nil {
 			return nil, fmt.Errorf("reduction %q: %w", r.ID, err)
 		}
 		for _, n := range names {
+			if seenAt[r.ID+"@"+n] {
+				return nil, fmt.Errorf("reduction ID %q is given twice at %s", r.ID, n)
+			}
+			seenAt[r.ID+"@"+n] = true
 			reduceMap[n] = append(reduceMap[n], r)
 		}
 	}
