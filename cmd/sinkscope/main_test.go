@@ -177,6 +177,7 @@ func TestReproduceCommand(t *testing.T) {
 		{[]string{"--seq", "1"}, "--seq at least 2"},
 		{[]string{"--random", "-3"}, "--random at least 0"},
 		{[]string{"--shard", "-1"}, "--shard -1: want 0 (one device)"},
+		{[]string{"--layered=sometimes"}, "want on, off or auto"},
 		{[]string{"--shard", "4096"}, "fewer than the 4096 asked"},
 	} {
 		args := append([]string{"--model", "random:tiny", "--random", "0", "--out", t.TempDir()}, c.args...)

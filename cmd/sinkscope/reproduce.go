@@ -15,6 +15,7 @@ import (
 	batchpkg "github.com/sinkscope/sinkscope/datasets/batch"
 	"github.com/sinkscope/sinkscope/plots"
 	"github.com/sinkscope/sinkscope/sinks/findings"
+	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
 // cmdReproduce runs every finding of the paper on one model and writes the token ids, results.json
@@ -37,7 +38,8 @@ func cmdReproduce(args []string) error {
 	bf16 := fs.Bool("bf16", false, "keep checkpoint weights in bfloat16 (half the memory; compute stays float32)")
 	shard := fs.Int("shard", 0, shardHelp)
 	bf16Products := fs.Bool("bf16-products", false, "matrix products in bfloat16 with float32 accumulation, as a bf16 model in transformers (a GPU's bfloat16 units); the residual stream, norms, softmax and statistics stay float32, and the report's backend line says so")
-	layered := fs.Bool("layered", false, "run the model stage by stage, one compiled graph per distinct block shared across layers, instead of one graph per run (same numbers; see BENCHMARKS.md for when it is faster)")
+	layered := layeredFlag("auto")
+	fs.Var(&layered, "layered", "which runs go stage by stage, one compiled graph per distinct block shared across layers, instead of one graph each: on (a bare --layered), off, or auto: on XLA backends the runs of at least "+strconv.Itoa(transformer.AutoLayeredFrom)+" blocks (same numbers; see BENCHMARKS.md)")
 	svg := fs.Bool("svg", true, "write an SVG per figure (needs node and the npm packages); HTML is always written")
 	trace := fs.Bool("trace", false, "print where each step's time went: the model's runs, graphs compiled, device calls, outputs copied to the host, and the rest")
 	echarts := fs.String("echarts", "", "path of echarts.min.js for the HTML figures (default: next to this binary, $"+plots.EChartsEnv+", or the checkout's node_modules)")
@@ -57,7 +59,7 @@ func cmdReproduce(args []string) error {
 		return fmt.Errorf("--samples and --batch must be positive, --seq at least 2 and --random at least 0 (got %d, %d, %d, %d)", *samples, *batch, *seqLen, *random)
 	}
 	p := findings.Params{Samples: *samples, SeqLen: *seqLen, Random: *random, Data: *data, BOS: *bosFlag,
-		Batch: *batch, Seed: *seed, BF16Weights: *bf16, Shard: *shard, Layered: *layered, BF16Products: *bf16Products}
+		Batch: *batch, Seed: *seed, BF16Weights: *bf16, Shard: *shard, Layered: string(layered), BF16Products: *bf16Products}
 	var err error
 	if p.NeuronLayer, err = parseLayer(*layer); err != nil {
 		return err
@@ -169,3 +171,24 @@ func safeName(source string) string {
 	}
 	return s
 }
+
+// layeredFlag is reproduce's --layered: on, off or auto (true and false too; a bare --layered is on).
+type layeredFlag string
+
+func (f *layeredFlag) String() string { return string(*f) }
+
+func (f *layeredFlag) Set(s string) error {
+	switch s {
+	case "on", "true":
+		*f = "on"
+	case "off", "false":
+		*f = "off"
+	case "auto":
+		*f = "auto"
+	default:
+		return fmt.Errorf("want on, off or auto")
+	}
+	return nil
+}
+
+func (f *layeredFlag) IsBoolFlag() bool { return true }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/sinks/metrics"
+	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
 
 // The generic detectors, run on the planted model, must find exactly what was planted: the
@@ -259,5 +260,25 @@ func TestShareMainRunMatchesSeparateRuns(t *testing.T) {
 		if sep.qk.Heads[h].PositiveShare != shared.qk.Heads[h].PositiveShare {
 			t.Errorf("QK lock head %d: positive share %v separately, %v shared", h, sep.qk.Heads[h].PositiveShare, shared.qk.Heads[h].PositiveShare)
 		}
+	}
+}
+
+// Params.Layered: on stages every run, off none, auto the long runs on XLA backends only (the
+// pure-Go backend here), anything else is an error that names the choices.
+func TestLayeredParam(t *testing.T) {
+	be, err := backend.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]int{"on": 1, "off": 0, "": 0, "auto": 0} {
+		if be.Name() == "xla" && (in == "" || in == "auto") {
+			want = transformer.AutoLayeredFrom
+		}
+		if got, err := layeredFrom(be, in); err != nil || got != want {
+			t.Errorf("Layered %q on %s: %d, %v; want %d", in, be.Name(), got, err, want)
+		}
+	}
+	if _, err := layeredFrom(be, "always"); err == nil || !strings.Contains(err.Error(), "want on, off or auto") {
+		t.Errorf("Layered \"always\": %v", err)
 	}
 }

@@ -36,9 +36,12 @@ type Params struct {
 	// (transformer.Model.ShardOver: an XLA backend with that many devices) for a model larger than
 	// one device; 0 runs unsharded on one device. The numbers are the same either way.
 	Shard int
-	// Layered runs the model stage by stage, one compiled graph per distinct block shared across
-	// layers (transformer.Model.SetLayered), instead of one graph per run; the numbers agree.
-	Layered bool
+	// Layered says which runs go stage by stage, one compiled graph per distinct block shared across
+	// layers (transformer.Model.SetLayeredFrom), instead of one graph per run: "on" (all), "off"
+	// (none), or "auto" or "" (the default): on XLA backends the runs of at least
+	// transformer.AutoLayeredFrom blocks, where compiling whole-model graphs would dominate, and none
+	// on the pure-Go backend, where compiling is cheap. The numbers agree.
+	Layered string
 	// BF16Products runs the model's matrix products in bfloat16 with float32 accumulation
 	// (transformer.Model.SetMatmulDType), as a bf16 checkpoint run by transformers does; the
 	// residual stream, norms, softmax and every statistic stay float32. The backend description
@@ -79,11 +82,18 @@ func Prepare(be compute.Backend, source string, p Params) (*Setting, Describe, *
 			return nil, d, nil, err
 		}
 	}
+	if _, err := layeredFrom(be, p.Layered); err != nil { // before loading: a 7B model takes seconds
+		return nil, d, nil, err
+	}
 	l, err := models.Open(be, source, opts)
 	if err != nil {
 		return nil, d, nil, err
 	}
-	l.Model.SetLayered(p.Layered)
+	from, err := layeredFrom(be, p.Layered)
+	if err != nil {
+		return nil, d, nil, err
+	}
+	l.Model.SetLayeredFrom(from)
 	l.Model.ObserveRuns(p.ObserveRuns)
 	if p.BF16Products {
 		if err := l.Model.SetMatmulDType(dtypes.BFloat16); err != nil {
@@ -156,4 +166,20 @@ func orGiven(from string) string {
 		return "given ids"
 	}
 	return from
+}
+
+// layeredFrom is the transformer.Model.SetLayeredFrom block count of Params.Layered on be.
+func layeredFrom(be compute.Backend, layered string) (int, error) {
+	switch layered {
+	case "on":
+		return 1, nil
+	case "off":
+		return 0, nil
+	case "", "auto":
+		if be.Name() == "xla" {
+			return transformer.AutoLayeredFrom, nil
+		}
+		return 0, nil
+	}
+	return 0, fmt.Errorf("Layered %q: want on, off or auto", layered)
 }

@@ -177,9 +177,8 @@ func stageSubset[T any](b *strings.Builder, out, all map[string][]T, names map[s
 }
 
 // runLayered runs the plan stage by stage (see the comment at the top of this file). m.mu is held.
-func (m *Model) runLayered(pl *runPlan) (*Result, error) {
+func (m *Model) runLayered(pl *runPlan, blocks int) (*Result, error) {
 	cfg := m.Config
-	blocks := blocksNeeded(cfg, pl.capture, pl.hooks, pl.reduce, pl.noLogits)
 	stages := []stage{{kind: stageEmbed, layer: -1}}
 	for l := 0; l < blocks; l++ {
 		stages = append(stages, stage{kind: stageBlock, layer: l})
@@ -382,16 +381,40 @@ func (m *Model) stage(pl *runPlan, s stage, req *stageRequest) (*stageExec, erro
 // norm and unembedding — with one compiled graph per distinct stage, shared by every block that asks
 // the same of its hook points (see the top of layered.go); false (the default) compiles one graph of
 // the whole model per run structure. The results agree up to float32 rounding (XLA fuses across
-// block boundaries in one graph). A sharded model (ShardOver) always runs whole.
-//
-// Which is faster depends on where the time goes. Measured on one H200 (BENCHMARKS.md): the staged
-// run compiles in about half the time with XLA's GEMM autotuning off, but each stage is a separate
-// device call that waits for the device, so repeated runs of small batches are 25–40% slower, and
-// on the 7B workflow, whose time is execution rather than compilation, it was slower too. With
-// autotuning on, compile time is mostly the tuning of each distinct product shape, which one graph
-// of many identical blocks already pays once.
+// block boundaries in one graph). A sharded model (ShardOver) always runs whole. SetLayeredFrom
+// chooses per run.
 func (m *Model) SetLayered(on bool) {
+	if on {
+		m.SetLayeredFrom(1)
+	} else {
+		m.SetLayeredFrom(0)
+	}
+}
+
+// AutoLayeredFrom is the block count from which runs go stage by stage in the automatic choice of
+// findings.Params.Layered and the commands' --layered=auto on XLA backends.
+const AutoLayeredFrom = 8
+
+// SetLayeredFrom makes later runs that build at least blocks blocks execute stage by stage
+// (SetLayered), and shorter ones as one graph; blocks ≤ 0 runs every run whole (the default).
+//
+// Which is faster depends on where the time goes. A graph of the whole model compiles in time that
+// grows with its blocks, while stage graphs are one block each and shared across layers; but each
+// stage is a separate device call that waits for the device (0.5–0.7 ms on an H200), so runs
+// repeated many times are faster whole. Measured on one H200 with a Llama-2-7B-shaped model
+// (BENCHMARKS.md), `reproduce` compiled a 32-block graph in about 9 s and a stage graph in about
+// 1 s; runs of up to 4 blocks (the variance step, the λ sweep of Fig. 6) were faster whole, runs of
+// 32 blocks (sink onset, effective rank, Fig. 5) several times faster staged: AutoLayeredFrom
+// splits them. On the pure-Go backend compilation is cheap and one graph is faster.
+func (m *Model) SetLayeredFrom(blocks int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.layered = on
+	m.layeredFrom = max(blocks, 0)
+}
+
+// LayeredFrom is the block count set by SetLayeredFrom (0: every run whole).
+func (m *Model) LayeredFrom() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.layeredFrom
 }

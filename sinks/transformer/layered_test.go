@@ -318,3 +318,42 @@ func TestParamColumn(t *testing.T) {
 		}
 	}
 }
+
+// SetLayeredFrom stages the runs that build at least that many blocks and runs shorter ones whole;
+// SetLayered(true) stages every run with a block, SetLayered(false) none.
+func TestLayeredFrom(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.NLayers = 4
+	toks := seqs(2, 6, cfg.VocabSize)
+	short := []Option{Capture("blocks.1.attn.hook_z"), NoLogits()} // builds 2 blocks
+	long := []Option{Capture("blocks.1.attn.hook_z")}              // the logits: 4 blocks
+	for _, c := range []struct {
+		from              int
+		shortSt, longStat int // graph calls of each run: 1 whole, blocks + 1 or + 2 staged
+	}{
+		{0, 1, 1}, {1, 3, 6}, {3, 1, 6}, {5, 1, 1},
+	} {
+		m := tinyModel(t, cfg)
+		m.SetLayeredFrom(c.from)
+		var calls []int
+		m.ObserveRuns(func(s RunStat) { calls = append(calls, s.Calls) })
+		if _, err := m.Run(toks, short...); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Run(toks, long...); err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) != 2 || calls[0] != c.shortSt || calls[1] != c.longStat || m.LayeredFrom() != c.from {
+			t.Errorf("SetLayeredFrom(%d): graph calls %v, want [%d %d]", c.from, calls, c.shortSt, c.longStat)
+		}
+	}
+	m := tinyModel(t, cfg)
+	m.SetLayered(true)
+	if m.LayeredFrom() != 1 {
+		t.Errorf("SetLayered(true): LayeredFrom %d, want 1", m.LayeredFrom())
+	}
+	m.SetLayered(false)
+	if m.LayeredFrom() != 0 {
+		t.Errorf("SetLayered(false): LayeredFrom %d, want 0", m.LayeredFrom())
+	}
+}

@@ -30,8 +30,9 @@ type Model struct {
 	clock    int                   // counts layered runs (least-recently-used eviction of stages)
 	compiles int                   // number of graphs built (see Compilations)
 	observe  func(RunStat)         // ObserveRuns
-	// layered runs stage by stage (SetLayered) instead of one graph of the whole model.
-	layered bool
+	// layeredFrom: runs that build at least this many blocks go stage by stage (SetLayeredFrom)
+	// instead of as one graph of the whole model; 0: none.
+	layeredFrom int
 	// matmul is the dtype of the forward pass's matrix products (SetMatmulDType): InvalidDType
 	// (float32) or BFloat16.
 	matmul dtypes.DType

@@ -284,8 +284,8 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 	m.mu.Lock()
 	compiles, observe := m.compiles, m.observe
 	var res *Result
-	if m.layered && m.shard == nil {
-		res, err = m.runLayered(pl)
+	if blocks := blocksNeeded(m.Config, pl.capture, pl.hooks, pl.reduce, pl.noLogits); m.layeredFrom > 0 && blocks >= m.layeredFrom && m.shard == nil {
+		res, err = m.runLayered(pl, blocks)
 	} else {
 		res, err = m.runWhole(pl)
 	}
