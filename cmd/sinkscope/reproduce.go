@@ -13,6 +13,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	batchpkg "github.com/sinkscope/sinkscope/datasets/batch"
+	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/plots"
 	"github.com/sinkscope/sinkscope/sinks/findings"
 	"github.com/sinkscope/sinkscope/sinks/transformer"
@@ -41,6 +42,7 @@ func cmdReproduce(args []string) error {
 	layered := layeredFlag("auto")
 	fs.Var(&layered, "layered", "which runs go stage by stage, one compiled graph per distinct block shared across layers, instead of one graph each: on (a bare --layered), off, or auto: on XLA backends the runs of at least "+strconv.Itoa(transformer.AutoLayeredFrom)+" blocks (same numbers; see BENCHMARKS.md)")
 	svg := fs.Bool("svg", true, "write an SVG per figure (needs node and the npm packages); HTML is always written")
+	autotune := fs.Bool("autotune", false, "let XLA time candidate kernels for each matrix product (and use generated Triton kernels) on a GPU: faster kernels, slower compiles; off, reproduce compiles for the first result (see BENCHMARKS.md)")
 	trace := fs.Bool("trace", false, "print where each step's time went: the model's runs, graphs compiled, device calls, outputs copied to the host, and the rest")
 	echarts := fs.String("echarts", "", "path of echarts.min.js for the HTML figures (default: next to this binary, $"+plots.EChartsEnv+", or the checkout's node_modules)")
 	if err := fs.Parse(args); err != nil {
@@ -84,6 +86,12 @@ func cmdReproduce(args []string) error {
 			return fmt.Errorf("--echarts: %w", err)
 		}
 	}
+	var latency []string
+	if !*autotune {
+		if latency, err = backend.CompileForLatency(); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	var tr *runTrace
 	if *trace {
@@ -95,6 +103,9 @@ func cmdReproduce(args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "prepared (model loaded, batches built) in %.1fs\n", time.Since(start).Seconds())
+	if len(latency) > 0 && s.Model.Backend.Name() == "xla" {
+		desc.Backend += ", compiled for latency (" + strings.Join(latency, " ") + "; --autotune to tune)"
+	}
 	if tr != nil {
 		tr.span("prepare (loading, batches, layer scan)")
 	}

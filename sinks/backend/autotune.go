@@ -82,3 +82,33 @@ func fileContains(path string, s []byte) (bool, error) {
 		copy(buf, buf[len(buf)-keep:])
 	}
 }
+
+// latencyFlags are the XLA flags of CompileForLatency: no timing of candidate kernels for each
+// matrix product, and matrix products through cuBLAS's own choice of kernel instead of generated
+// Triton kernels (which without tuning fall back to a default tiling).
+var latencyFlags = []string{"xla_gpu_autotune_level=0", "xla_gpu_enable_triton_gemm=false"}
+
+// CompileForLatency makes XLA GPU backends created later in this process compile for the first
+// result rather than for the fastest kernels: it adds latencyFlags to $XLA_FLAGS (each unless
+// $XLA_FLAGS sets that flag already) and returns the ones it added. For a one-shot analysis that
+// runs each graph a few times the tuning costs more than it saves: on one H200 a Llama-2-7B-shaped
+// `reproduce --bf16 --bf16-products` took 34.1 s in a fresh process with these flags, 43.3 s with
+// XLA's tuning and an empty tuning cache and 33.2 s with the cache filled (BENCHMARKS.md). Training
+// keeps the tuning: its step runs thousands of times. The flags are XLA's GPU options and change
+// nothing on other backends; they must be set before the first XLA backend of the process starts.
+func CompileForLatency() ([]string, error) {
+	flags := os.Getenv("XLA_FLAGS")
+	var added []string
+	for _, f := range latencyFlags {
+		name, _, _ := strings.Cut(f, "=")
+		if strings.Contains(flags, name) {
+			continue
+		}
+		flags = strings.TrimSpace(flags + " --" + f)
+		added = append(added, "--"+f)
+	}
+	if len(added) == 0 {
+		return nil, nil
+	}
+	return added, os.Setenv("XLA_FLAGS", flags)
+}

@@ -97,3 +97,26 @@ func TestAutotuneCache(t *testing.T) {
 		t.Errorf("cache directory %s not created: %v", cache, err)
 	}
 }
+
+// CompileForLatency adds its two XLA flags once, keeps what $XLA_FLAGS had, and leaves a flag the
+// user set alone.
+func TestCompileForLatency(t *testing.T) {
+	t.Setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x --xla_gpu_enable_triton_gemm=true")
+	added, err := CompileForLatency()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(added) != 1 || added[0] != "--xla_gpu_autotune_level=0" {
+		t.Errorf("added %v, want only the autotune level (the user set the Triton flag)", added)
+	}
+	if got, want := os.Getenv("XLA_FLAGS"), "--xla_dump_to=/tmp/x --xla_gpu_enable_triton_gemm=true --xla_gpu_autotune_level=0"; got != want {
+		t.Errorf("XLA_FLAGS %q, want %q", got, want)
+	}
+	if again, _ := CompileForLatency(); again != nil {
+		t.Errorf("a second call added %v", again)
+	}
+	t.Setenv("XLA_FLAGS", "")
+	if added, _ := CompileForLatency(); len(added) != 2 || os.Getenv("XLA_FLAGS") != "--xla_gpu_autotune_level=0 --xla_gpu_enable_triton_gemm=false" {
+		t.Errorf("from empty: added %v, XLA_FLAGS %q", added, os.Getenv("XLA_FLAGS"))
+	}
+}
