@@ -8,12 +8,12 @@
 # products) beside the twin's training step (bf16 autocast, eager and torch.compile) and the JAX twin
 # (scripts/bench_jax_twin.py, one jitted step, bf16 products) for gpu-28m (batch 32 × 256) and
 # paper-152m (batch 8 × 1024). `workflow` times the 7B workflow: a Llama-2-7B-shaped random
-# checkpoint (bf16, 3 shards, written there by scripts/make_random_llama.py), `sinkscope reproduce
-# --bf16 --bf16-products` (bfloat16 products, as the twin) at the paper's settings with a cold XLA
-# autotune cache, the PyTorch twin (scripts/reproduce_twin.py: the same inputs with transformers),
-# each with its peak GPU memory from nvidia-smi sampled every 100 ms, then sinkscope again with the
-# cache warm, and once more with float32 products (the default) and a cold cache. `profile`
-# dumps the compiled training step of sinkscope and of the JAX twin (gpu-28m, XLA's --xla_dump_to)
+# checkpoint (bf16, 3 shards, written there by scripts/make_random_llama.py), the PyTorch twin
+# (scripts/reproduce_twin.py: the same inputs with transformers), `sinkscope reproduce --bf16
+# --bf16-products --trace` (bfloat16 products, as the twin; --layered=auto and compiled for latency,
+# the defaults) twice, the twin again, then with float32 products, and with XLA's GEMM autotuning
+# (--autotune) and no tuning cache; each with its peak GPU memory from nvidia-smi sampled every
+# 100 ms. `profile` dumps the compiled training step of sinkscope and of the JAX twin (gpu-28m, XLA's --xla_dump_to)
 # and times both programs' GPU kernels the same way (scripts/profile_hlo.py). Carry: gpucarry.
 #
 #   scripts/gpu-bench.sh analysis|train|workflow|profile [SECONDS]     default 5 s per case
@@ -68,15 +68,17 @@ elif [ "$part" = workflow ]; then cat <<CMD
 peak() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > /tmp/mem.txt & local p=\$!
   local s=\$(date +%s%N); timeout 240 "\$@"; echo "rc \$?, wall \$(( (\$(date +%s%N) - s) / 1000000 )) ms"; kill \$p; echo "peak GPU memory \$(sort -n /tmp/mem.txt | tail -1) MiB (idle \$(sort -n /tmp/mem.txt | head -1))"; }
 /opt/torch/.venv/bin/python scripts/make_random_llama.py /tmp/llama7b --shape llama2-7b
-ls -la /tmp/llama7b; mkdir -p /tmp/xla-autotune-7b
-# \$1: cold or warm autotune cache, \$2: extra flags (--bf16-products: the twin's bfloat16 products)
-rep() { echo "== sinkscope reproduce --bf16 \$2, \$1 autotune cache"
-  XLA_FLAGS="--xla_gpu_per_fusion_autotune_cache_dir=/tmp/xla-autotune-7b\$2" peak gpucarry/sinkscope reproduce --model /tmp/llama7b --bf16 \$2 --svg=false --out /tmp/rep-\$1\$2; }
-rep cold --bf16-products
+unset XLA_FLAGS; export HOME=/tmp/home-bench; mkdir -p \$HOME   # no XLA tuning cache from earlier runs
+# \$1: a name, then reproduce's flags; --trace prints where each step's time went
+rep() { local name=\$1; shift; echo "== sinkscope reproduce \$*"
+  peak gpucarry/sinkscope reproduce --model /tmp/llama7b --svg=false --trace --out /tmp/rep-\$name "\$@"; }
 echo "== PyTorch twin"; peak /opt/torch/.venv/bin/python scripts/reproduce_twin.py /tmp/llama7b
-rep warm --bf16-products
-rep cold   # float32 products
-tail -3 /tmp/rep-warm--bf16-products/report.md; grep -o '"graphs_compiled":[^,]*' /tmp/rep-warm--bf16-products/results.json
+rep first --bf16 --bf16-products    # the defaults: --layered=auto, compiled for latency
+rep again --bf16 --bf16-products
+echo "== PyTorch twin again"; peak /opt/torch/.venv/bin/python scripts/reproduce_twin.py /tmp/llama7b
+rep f32 --bf16                      # float32 products
+rep autotune --bf16 --bf16-products --autotune   # XLA's GEMM tuning, cache empty
+tail -3 /tmp/rep-first/report.md; grep -o '"graphs_compiled":[^,]*' /tmp/rep-first/results.json
 CMD
 else cat <<CMD
 for mb in gpu-28m:32:256 paper-152m:8:1024; do

@@ -10,7 +10,9 @@
 // than one device splits its weights over several devices of an XLA backend with Model.ShardOver;
 // runs and their results stay the same.
 //
-// A run compiles one graph of the whole model per run structure; Model.SetLayered runs stage by
-// stage instead, one graph per distinct block shared by every layer (layered.go), and
-// Model.SetMatmulDType runs the matrix products in bfloat16 with everything else in float32.
+// A run compiles one graph of the whole model per run structure; Model.SetLayered (or, for the runs
+// of at least n blocks, Model.SetLayeredFrom) runs stage by stage instead, one graph per distinct
+// block shared by every layer (layered.go), Model.SetMatmulDType runs the matrix products in
+// bfloat16 with everything else in float32, and Model.ObserveRuns reports where each run's time
+// went (compiling, device calls, copies to the host).
 package transformer

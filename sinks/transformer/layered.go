@@ -17,7 +17,8 @@ import (
 // block) share one compiled graph, called once per layer with that layer's weights: a 32-layer
 // model capturing every attention pattern compiles three small graphs (embedding, block, final)
 // instead of one graph of 32 blocks, and the residual stream passes from stage to stage on the
-// device. The arithmetic is the whole-graph pass's, stage by stage. It is opt-in (SetLayered).
+// device. The arithmetic is the whole-graph pass's, stage by stage. It is opt-in (SetLayered,
+// SetLayeredFrom).
 //
 // Sharing across layers relies on the contracts of Hook and Reduction: a reduction's graph depends
 // only on its ID (its HookContext names the layer the shared graph was first built for), and a
