@@ -282,3 +282,80 @@ func TestLayeredParam(t *testing.T) {
 		t.Errorf("Layered \"always\": %v", err)
 	}
 }
+
+// Staged (Layered "on") and whole-graph reproductions give the same findings, and the staged one
+// compiles a bounded number of graphs: stage graphs are shared across layers.
+func TestReproduceLayeredMatchesWhole(t *testing.T) {
+	run := func(layered string) *Results {
+		p := PaperParams()
+		p.Samples, p.Random, p.SeqLen, p.Layered = 12, 24, 24, layered
+		s, d, _, err := Prepare(nil, "planted", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Reproduce(s, d, t.TempDir(), Options{NoSVG: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	whole, staged := run("off"), run("on")
+	t.Logf("graphs compiled: whole %d %v, staged %d %v", whole.Graphs, whole.StepGraphs, staged.Graphs, staged.StepGraphs)
+	// 17 when written: embedding, final and the distinct blocks of each step's runs; a graph per
+	// layer and run structure would be over 30 for the planted model's 6 layers.
+	if staged.Graphs > 20 {
+		t.Errorf("staged: %d graphs compiled, want at most 20", staged.Graphs)
+	}
+	numbers := func(r *Results) any {
+		b, err := json.Marshal(map[string]any{"sink": r.Sink, "variance": r.Variance, "wo": r.WO, "neurons": r.Neurons,
+			"disparity": r.Disparity, "qk": r.QK, "rank": r.Rank, "mask": r.Mask, "amplification": r.Amplification})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	compared := 0
+	var walk func(path string, a, b any)
+	walk = func(path string, a, b any) {
+		switch x := a.(type) {
+		case map[string]any:
+			y, ok := b.(map[string]any)
+			if !ok || len(x) != len(y) {
+				t.Errorf("%s: %v vs %v", path, a, b)
+				return
+			}
+			for k := range x {
+				if !strings.HasSuffix(k, "seconds") && !strings.HasPrefix(k, "compilations") { // timings and graph counts differ
+					walk(path+"."+k, x[k], y[k])
+				}
+			}
+		case []any:
+			y, ok := b.([]any)
+			if !ok || len(x) != len(y) {
+				t.Errorf("%s: lengths differ", path)
+				return
+			}
+			for i := range x {
+				walk(fmt.Sprintf("%s[%d]", path, i), x[i], y[i])
+			}
+		case float64:
+			y, ok := b.(float64)
+			if !ok || math.Abs(x-y) > 1e-5+1e-3*math.Abs(x) {
+				t.Errorf("%s: whole %v, staged %v", path, a, b)
+			}
+			compared++
+		default:
+			if fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Errorf("%s: whole %v, staged %v", path, a, b)
+			}
+		}
+	}
+	walk("results", numbers(whole), numbers(staged))
+	if compared < 1000 {
+		t.Errorf("only %d numbers compared", compared)
+	}
+}
