@@ -13,8 +13,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	batchpkg "github.com/sinkscope/sinkscope/datasets/batch"
-	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/plots"
+	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/sinks/findings"
 	"github.com/sinkscope/sinkscope/sinks/transformer"
 )
