@@ -22,8 +22,20 @@ import (
 
 // microBatches runs tokens through m in transformer.MicroBatches of at most batch sequences with the
 // reductions and the options opts gives for a micro-batch's real rows and size, calling fn with each
-// result and the number of real (unpadded) rows at its front.
+// result and the number of real (unpadded) rows at its front. A run without options that a Share of
+// m covers reads the shared run's results instead.
 func microBatches(m *transformer.Model, tokens [][]int, batch int, rs []transformer.Reduction, opts func(real, size int) []transformer.Option,
+	fn func(res *transformer.Result, real int) error) error {
+	if opts == nil {
+		if sh := sharedFor(m, tokens, batch, rs); sh != nil {
+			return sh.each(m, fn)
+		}
+	}
+	return runMicroBatches(m, tokens, batch, rs, opts, fn)
+}
+
+// runMicroBatches is microBatches without a share.
+func runMicroBatches(m *transformer.Model, tokens [][]int, batch int, rs []transformer.Reduction, opts func(real, size int) []transformer.Option,
 	fn func(res *transformer.Result, real int) error) error {
 	if len(tokens) == 0 {
 		return fmt.Errorf("empty batch: need at least one token sequence")

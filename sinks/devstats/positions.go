@@ -2,6 +2,7 @@ package devstats
 
 import (
 	"fmt"
+	"slices"
 
 	. "github.com/gomlx/gomlx/core/graph"
 
@@ -14,7 +15,6 @@ import (
 // statistics (massive dimension, disparity, dominance) then run unchanged on the host, 1/T of the
 // transfer.
 func AtPosition(m *transformer.Model, tokens [][]int, batch, pos int, patterns ...string) (map[string]*transformer.Activation, error) {
-	const id = "at-position"
 	if len(tokens) == 0 || len(tokens[0]) == 0 {
 		return nil, fmt.Errorf("devstats.AtPosition: need at least one non-empty sequence")
 	}
@@ -24,20 +24,7 @@ func AtPosition(m *transformer.Model, tokens [][]int, batch, pos int, patterns .
 	if len(patterns) == 0 {
 		return nil, fmt.Errorf("devstats.AtPosition: give at least one hook name or pattern")
 	}
-	rs := make([]transformer.Reduction, len(patterns))
-	for i, p := range patterns {
-		rs[i] = transformer.Reduction{Point: p, ID: fmt.Sprintf("%s-%d-%d", id, pos, i), Fn: func(_ *transformer.HookContext, x *Node) []*Node {
-			if x.Rank() < 2 {
-				panic(fmt.Sprintf("AtPosition needs an activation [b, p, …], got shape %s", x.Shape()))
-			}
-			axes := make([]SliceAxisSpec, x.Rank())
-			for k := range axes {
-				axes[k] = AxisRange()
-			}
-			axes[1] = AxisElem(pos)
-			return []*Node{Slice(x, axes...)} // [b, 1, …]
-		}}
-	}
+	rs := AtPositionReductions(pos, patterns...)
 	out := map[string]*transformer.Activation{}
 	err := microBatches(m, tokens, batch, rs, nil, func(res *transformer.Result, real int) error {
 		for _, r := range rs {
@@ -48,7 +35,8 @@ func AtPosition(m *transformer.Model, tokens [][]int, batch, pos int, patterns .
 					prev.Shape[0] += real
 					continue
 				}
-				a.Name = name
+				// A copy: the result may be a Share's, read again by the next statistic.
+				a = &transformer.Activation{Name: name, Shape: slices.Clone(a.Shape), Data: slices.Clone(a.Data)}
 				if hp, ok := m.Config.HookPointByName(name); ok {
 					a.Dims = hp.Dims
 				}
@@ -61,4 +49,24 @@ func AtPosition(m *transformer.Model, tokens [][]int, batch, pos int, patterns .
 		return nil, fmt.Errorf("devstats.AtPosition: %w", err)
 	}
 	return out, nil
+}
+
+// AtPositionReductions are the reductions AtPosition runs (see Share): each pattern's activation
+// [b, p, …] sliced at position pos.
+func AtPositionReductions(pos int, patterns ...string) []transformer.Reduction {
+	rs := make([]transformer.Reduction, len(patterns))
+	for i, p := range patterns {
+		rs[i] = transformer.Reduction{Point: p, ID: fmt.Sprintf("at-position-%d-%d", pos, i), Fn: func(_ *transformer.HookContext, x *Node) []*Node {
+			if x.Rank() < 2 {
+				panic(fmt.Sprintf("AtPosition needs an activation [b, p, …], got shape %s", x.Shape()))
+			}
+			axes := make([]SliceAxisSpec, x.Rank())
+			for k := range axes {
+				axes[k] = AxisRange()
+			}
+			axes[1] = AxisElem(pos)
+			return []*Node{Slice(x, axes...)} // [b, 1, …]
+		}}
+	}
+	return rs
 }

@@ -19,11 +19,7 @@ func EffectiveRanks(m *transformer.Model, tokens [][]int, batch int, patterns ..
 	if len(patterns) == 0 {
 		return nil, fmt.Errorf("devstats.EffectiveRanks: give at least one hook name or pattern")
 	}
-	gram := func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{gramF64(x)} }
-	rs := make([]transformer.Reduction, len(patterns))
-	for i, p := range patterns {
-		rs[i] = transformer.Reduction{Point: p, ID: fmt.Sprintf("gram-f64-%d", i), Fn: gram}
-	}
+	rs := EffectiveRankReductions(patterns...)
 	sums := map[string]float64{}
 	n := 0
 	err := microBatches(m, tokens, batch, rs, nil, func(res *transformer.Result, real int) error {
@@ -47,6 +43,17 @@ func EffectiveRanks(m *transformer.Model, tokens [][]int, batch int, patterns ..
 		sums[name] /= float64(n)
 	}
 	return sums, nil
+}
+
+// EffectiveRankReductions are the reductions EffectiveRanks runs (see Share): each pattern's
+// per-sequence float64 Gram matrix.
+func EffectiveRankReductions(patterns ...string) []transformer.Reduction {
+	gram := func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{gramF64(x)} }
+	rs := make([]transformer.Reduction, len(patterns))
+	for i, p := range patterns {
+		rs[i] = transformer.Reduction{Point: p, ID: fmt.Sprintf("gram-f64-%d", i), Fn: gram}
+	}
+	return rs
 }
 
 // rankSum is the sum over the first real samples of metrics.EffectiveRankFromGram of output i of

@@ -35,6 +35,33 @@ func SinkProfile(m *transformer.Model, tokens [][]int, batch int) ([]metrics.Lay
 	return sinkOnset("devstats.SinkProfile", m, tokens, batch, 0, metrics.GuEps, true)
 }
 
+// SinkOnsetReductions are the reductions SinkOnset runs for key position k (see Share).
+func SinkOnsetReductions(k int) []transformer.Reduction {
+	rs, _, _ := sinkReductions(k, false)
+	return rs
+}
+
+// sinkReductions are sinkOnset's reductions (with resid, SinkProfile's) and their two IDs.
+func sinkReductions(k int, resid bool) (rs []transformer.Reduction, patID, normID string) {
+	patID, normID = fmt.Sprintf("sink-pattern-k%d", k), "token-norms"
+	if resid {
+		normID = "token-norms-dominance-gram"
+	}
+	rs = []transformer.Reduction{
+		{Point: "blocks.*.attn.hook_pattern", ID: patID, Fn: func(_ *transformer.HookContext, x *Node) []*Node {
+			return patternSums(x, k)
+		}},
+		{Point: "blocks.*.hook_resid_pre", ID: normID, Fn: func(_ *transformer.HookContext, x *Node) []*Node {
+			norms := Sqrt(ReduceSum(Square(x), -1)) // x [b, p, d] → [b, p]
+			if !resid {
+				return []*Node{norms}
+			}
+			return []*Node{norms, dominance(x), gramF64(x)}
+		}},
+	}
+	return rs, patID, normID
+}
+
 // sinkOnset is SinkOnset, and with resid also the ResidualStats of every layer.
 func sinkOnset(fn string, m *transformer.Model, tokens [][]int, batch, k int, eps float64, resid bool) ([]metrics.LayerSink, *metrics.GuScores, *ResidualStats, error) {
 	if len(tokens) == 0 || len(tokens[0]) < 2 {
@@ -47,22 +74,7 @@ func sinkOnset(fn string, m *transformer.Model, tokens [][]int, batch, k int, ep
 	if math.IsNaN(eps) || math.IsInf(eps, 0) {
 		return nil, nil, nil, fmt.Errorf("%s: eps is %v; want a finite threshold (Gu et al.: %g)", fn, eps, metrics.GuEps)
 	}
-	patID, normID := fmt.Sprintf("sink-pattern-k%d", k), "token-norms"
-	if resid {
-		normID = "token-norms-dominance-gram"
-	}
-	rs := []transformer.Reduction{
-		{Point: "blocks.*.attn.hook_pattern", ID: patID, Fn: func(_ *transformer.HookContext, x *Node) []*Node {
-			return patternSums(x, k)
-		}},
-		{Point: "blocks.*.hook_resid_pre", ID: normID, Fn: func(_ *transformer.HookContext, x *Node) []*Node {
-			norms := Sqrt(ReduceSum(Square(x), -1)) // x [b, p, d] → [b, p]
-			if !resid {
-				return []*Node{norms}
-			}
-			return []*Node{norms, dominance(x), gramF64(x)}
-		}},
-	}
+	rs, patID, normID := sinkReductions(k, resid)
 	L := m.Config.NLayers
 	type acc struct {
 		first, row0, others, n0, nRest []float64   // per head / scalars summed over samples

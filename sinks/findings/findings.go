@@ -533,13 +533,9 @@ func RunDisparity(s *Setting) (*Disparity, error) {
 	}
 	L := s.Model.Config.NLayers
 	next := nl + 1
-	norm := "ln_final.hook_normalized"
-	if next < L {
-		norm = fmt.Sprintf("blocks.%d.ln1.hook_normalized", next)
-	}
+	post, norm := disparityPoints(L, nl)
 	// Every statistic here reads token 0 only: the activations are sliced at position 0 on the device
 	// (devstats.AtPosition), 1/T of the transfer, and the host functions run on [b, 1, d] unchanged.
-	post := fmt.Sprintf("blocks.%d.hook_resid_post", nl)
 	at0, err := devstats.AtPosition(s.Model, s.Main, s.batch(), 0, "blocks.*.hook_resid_pre", post, norm)
 	if err != nil {
 		return nil, err
@@ -572,6 +568,37 @@ func RunDisparity(s *Setting) (*Disparity, error) {
 	}
 	return d, nil
 }
+
+// disparityPoints are the hook points RunDisparity reads besides every layer's input: the output of
+// the neuron layer nl and the input norm after it (the final norm after the last layer).
+func disparityPoints(L, nl int) (post, norm string) {
+	norm = "ln_final.hook_normalized"
+	if nl+1 < L {
+		norm = fmt.Sprintf("blocks.%d.ln1.hook_normalized", nl+1)
+	}
+	return fmt.Sprintf("blocks.%d.hook_resid_post", nl), norm
+}
+
+// ShareMainStatistics makes RunSinkOnset, RunDisparity and RunEffectiveRank read one run of the
+// main batch that computes all their statistics on the device (devstats.Share; Reproduce calls it)
+// instead of a run each: on a GPU each run compiles its own graphs, about a second per stage graph
+// of a 7B model. The neuron layer must be known (RunDisparity's points depend on it). The values
+// are those of separate runs; stop drops the shared run's outputs.
+func (s *Setting) ShareMainStatistics() (stop func(), err error) {
+	nl, err := s.neuronLayer()
+	if err != nil {
+		return nil, err
+	}
+	post, norm := disparityPoints(s.Model.Config.NLayers, nl)
+	var rs []transformer.Reduction
+	rs = append(rs, devstats.SinkOnsetReductions(0)...)
+	rs = append(rs, devstats.AtPositionReductions(0, "blocks.*.hook_resid_pre", post, norm)...)
+	rs = append(rs, devstats.EffectiveRankReductions(rankPoints...)...)
+	return devstats.Share(s.Model, s.Main, s.batch(), rs...), nil
+}
+
+// rankPoints are RunEffectiveRank's hook points: every layer's input, then the final norm's output.
+var rankPoints = []string{"blocks.*.hook_resid_pre", "ln_final.hook_normalized"}
 
 // QKLock is paper Fig. 12 at one layer.
 type QKLock struct {
@@ -630,7 +657,7 @@ func RunEffectiveRank(s *Setting) ([]float64, error) {
 	L := s.Model.Config.NLayers
 	// Each sequence's Gram matrix is formed on the device in float64 (devstats; metrics.EffectiveRank
 	// is the host reference): [p, p] per sequence and layer leaves it, not the [p, d] hidden states.
-	ranks, err := devstats.EffectiveRanks(s.Model, s.Main, s.batch(), "blocks.*.hook_resid_pre", "ln_final.hook_normalized")
+	ranks, err := devstats.EffectiveRanks(s.Model, s.Main, s.batch(), rankPoints...)
 	if err != nil {
 		return nil, err
 	}

@@ -283,13 +283,17 @@ func TestLayeredParam(t *testing.T) {
 	}
 }
 
-// Staged (Layered "on") and whole-graph reproductions give the same findings, and the staged one
-// compiles a bounded number of graphs: stage graphs are shared across layers.
+// Staged (Layered "on") and whole-graph reproductions give the same findings, as do the findings
+// run one by one without Reproduce's shared main-batch statistics; the staged reproduction compiles
+// a bounded number of graphs (stage graphs are shared across layers).
 func TestReproduceLayeredMatchesWhole(t *testing.T) {
-	run := func(layered string) *Results {
+	params := func(layered string) Params {
 		p := PaperParams()
 		p.Samples, p.Random, p.SeqLen, p.Layered = 12, 24, 24, layered
-		s, d, _, err := Prepare(nil, "planted", p)
+		return p
+	}
+	run := func(layered string) *Results {
+		s, d, _, err := Prepare(nil, "planted", params(layered))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,14 +305,13 @@ func TestReproduceLayeredMatchesWhole(t *testing.T) {
 	}
 	whole, staged := run("off"), run("on")
 	t.Logf("graphs compiled: whole %d %v, staged %d %v", whole.Graphs, whole.StepGraphs, staged.Graphs, staged.StepGraphs)
-	// 17 when written: embedding, final and the distinct blocks of each step's runs; a graph per
+	// 15 when written: embedding, final and the distinct blocks of each step's runs; a graph per
 	// layer and run structure would be over 30 for the planted model's 6 layers.
 	if staged.Graphs > 20 {
 		t.Errorf("staged: %d graphs compiled, want at most 20", staged.Graphs)
 	}
-	numbers := func(r *Results) any {
-		b, err := json.Marshal(map[string]any{"sink": r.Sink, "variance": r.Variance, "wo": r.WO, "neurons": r.Neurons,
-			"disparity": r.Disparity, "qk": r.QK, "rank": r.Rank, "mask": r.Mask, "amplification": r.Amplification})
+	numbers := func(fields map[string]any) any {
+		b, err := json.Marshal(fields)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,6 +321,40 @@ func TestReproduceLayeredMatchesWhole(t *testing.T) {
 		}
 		return v
 	}
+	all := func(r *Results) any {
+		return numbers(map[string]any{"sink": r.Sink, "variance": r.Variance, "wo": r.WO, "neurons": r.Neurons,
+			"disparity": r.Disparity, "qk": r.QK, "rank": r.Rank, "mask": r.Mask, "amplification": r.Amplification})
+	}
+	if n := sameNumbers(t, "whole vs staged", all(whole), all(staged)); n < 1000 {
+		t.Errorf("only %d numbers compared", n)
+	}
+
+	s, _, _, err := Prepare(nil, "planted", params("off"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := RunSinkOnset(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disp, err := RunDisparity(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rank, err := RunEffectiveRank(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := numbers(map[string]any{"sink": sink, "disparity": disp, "rank": rank})
+	if n := sameNumbers(t, "shared vs one by one", numbers(map[string]any{"sink": whole.Sink, "disparity": whole.Disparity, "rank": whole.Rank}), one); n < 100 {
+		t.Errorf("only %d numbers compared", n)
+	}
+}
+
+// sameNumbers compares two JSON values (decoded), numbers within float32 rounding, other values
+// exactly, skipping timings and compilation counts; it returns how many numbers it compared.
+func sameNumbers(t *testing.T, what string, a, b any) int {
+	t.Helper()
 	compared := 0
 	var walk func(path string, a, b any)
 	walk = func(path string, a, b any) {
@@ -325,7 +362,7 @@ func TestReproduceLayeredMatchesWhole(t *testing.T) {
 		case map[string]any:
 			y, ok := b.(map[string]any)
 			if !ok || len(x) != len(y) {
-				t.Errorf("%s: %v vs %v", path, a, b)
+				t.Errorf("%s, %s: %v vs %v", what, path, a, b)
 				return
 			}
 			for k := range x {
@@ -336,7 +373,7 @@ func TestReproduceLayeredMatchesWhole(t *testing.T) {
 		case []any:
 			y, ok := b.([]any)
 			if !ok || len(x) != len(y) {
-				t.Errorf("%s: lengths differ", path)
+				t.Errorf("%s, %s: lengths differ", what, path)
 				return
 			}
 			for i := range x {
@@ -345,17 +382,15 @@ func TestReproduceLayeredMatchesWhole(t *testing.T) {
 		case float64:
 			y, ok := b.(float64)
 			if !ok || math.Abs(x-y) > 1e-5+1e-3*math.Abs(x) {
-				t.Errorf("%s: whole %v, staged %v", path, a, b)
+				t.Errorf("%s, %s: %v vs %v", what, path, a, b)
 			}
 			compared++
 		default:
 			if fmt.Sprint(a) != fmt.Sprint(b) {
-				t.Errorf("%s: whole %v, staged %v", path, a, b)
+				t.Errorf("%s, %s: %v vs %v", what, path, a, b)
 			}
 		}
 	}
-	walk("results", numbers(whole), numbers(staged))
-	if compared < 1000 {
-		t.Errorf("only %d numbers compared", compared)
-	}
+	walk("results", a, b)
+	return compared
 }
