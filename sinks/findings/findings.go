@@ -533,10 +533,11 @@ func RunDisparity(s *Setting) (*Disparity, error) {
 	}
 	L := s.Model.Config.NLayers
 	next := nl + 1
-	post, norm := disparityPoints(L, nl)
+	points := disparityPoints(L, nl)
+	post, norm := points[1], points[2]
 	// Every statistic here reads token 0 only: the activations are sliced at position 0 on the device
 	// (devstats.AtPosition), 1/T of the transfer, and the host functions run on [b, 1, d] unchanged.
-	at0, err := devstats.AtPosition(s.Model, s.Main, s.batch(), 0, "blocks.*.hook_resid_pre", post, norm)
+	at0, err := devstats.AtPosition(s.Model, s.Main, s.batch(), 0, points...)
 	if err != nil {
 		return nil, err
 	}
@@ -569,14 +570,14 @@ func RunDisparity(s *Setting) (*Disparity, error) {
 	return d, nil
 }
 
-// disparityPoints are the hook points RunDisparity reads besides every layer's input: the output of
-// the neuron layer nl and the input norm after it (the final norm after the last layer).
-func disparityPoints(L, nl int) (post, norm string) {
-	norm = "ln_final.hook_normalized"
+// disparityPoints are the hook points RunDisparity reads at token 0: every layer's input, the output
+// of the neuron layer nl and the input norm after it (the final norm after the last layer).
+func disparityPoints(L, nl int) []string {
+	norm := "ln_final.hook_normalized"
 	if nl+1 < L {
 		norm = fmt.Sprintf("blocks.%d.ln1.hook_normalized", nl+1)
 	}
-	return fmt.Sprintf("blocks.%d.hook_resid_post", nl), norm
+	return []string{"blocks.*.hook_resid_pre", fmt.Sprintf("blocks.%d.hook_resid_post", nl), norm}
 }
 
 // ShareMainStatistics makes RunSinkOnset, RunDisparity and RunEffectiveRank read one run of the
@@ -589,10 +590,9 @@ func (s *Setting) ShareMainStatistics() (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	post, norm := disparityPoints(s.Model.Config.NLayers, nl)
 	var rs []transformer.Reduction
 	rs = append(rs, devstats.SinkOnsetReductions(0)...)
-	rs = append(rs, devstats.AtPositionReductions(0, "blocks.*.hook_resid_pre", post, norm)...)
+	rs = append(rs, devstats.AtPositionReductions(0, disparityPoints(s.Model.Config.NLayers, nl)...)...)
 	rs = append(rs, devstats.EffectiveRankReductions(rankPoints...)...)
 	return devstats.Share(s.Model, s.Main, s.batch(), rs...), nil
 }

@@ -82,14 +82,11 @@ func Prepare(be compute.Backend, source string, p Params) (*Setting, Describe, *
 			return nil, d, nil, err
 		}
 	}
-	if _, err := layeredFrom(be, p.Layered); err != nil { // before loading: a 7B model takes seconds
-		return nil, d, nil, err
-	}
-	l, err := models.Open(be, source, opts)
+	from, err := layeredFrom(be, p.Layered) // before loading: a 7B model takes seconds
 	if err != nil {
 		return nil, d, nil, err
 	}
-	from, err := layeredFrom(be, p.Layered)
+	l, err := models.Open(be, source, opts)
 	if err != nil {
 		return nil, d, nil, err
 	}

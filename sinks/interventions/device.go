@@ -35,15 +35,12 @@ func columnSums(x *Node) *Node {
 }
 
 // patternReductions are the reductions of a run that reads the sink score of every column at the
-// layers (nil: every layer) and the head-summed maps at mapLayers. Each statistic keeps one ID at all
-// its layers, so stage by stage the blocks that ask for the same ones share a compiled graph.
+// layers and the head-summed maps at mapLayers. Each statistic keeps one ID at all its layers, so
+// stage by stage the blocks that ask for the same ones share a compiled graph.
 func patternReductions(layers, mapLayers []int) []transformer.Reduction {
 	columns := func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{columnSums(x)} }
 	headMap := func(_ *transformer.HookContext, x *Node) []*Node { return []*Node{ReduceSum(x, 1)} } // [b, q, k]
 	var rs []transformer.Reduction
-	if layers == nil {
-		rs = append(rs, transformer.Reduction{Point: "blocks.*.attn.hook_pattern", ID: columnsID, Fn: columns})
-	}
 	for _, l := range layers {
 		rs = append(rs, transformer.Reduction{Point: patternName(l), ID: columnsID, Fn: columns})
 	}
@@ -81,8 +78,7 @@ func columnScoresAt(m *transformer.Model, tokens [][]int, batch int, layers, map
 	if T < 2 {
 		return nil, nil, fmt.Errorf("sink scores need sequences of at least 2 tokens, got %d", T)
 	}
-	only := layers // the reductions' layers; nil: one reduction for every layer
-	if only == nil {
+	if layers == nil {
 		for l := range m.Config.NLayers {
 			layers = append(layers, l)
 		}
@@ -99,7 +95,7 @@ func columnScoresAt(m *transformer.Model, tokens [][]int, batch int, layers, map
 		}
 	}
 	n := 0 // sequences summed
-	rs := patternReductions(only, mapLayers)
+	rs := patternReductions(layers, mapLayers)
 	for _, mb := range microBatches(tokens, batch) {
 		run := append([]transformer.Option{transformer.Reduce(rs...), transformer.NoLogits()}, opts...)
 		r, err := m.Run(mb.Seqs, run...)

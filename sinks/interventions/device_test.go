@@ -138,18 +138,7 @@ func valueMeanHost(m *transformer.Model, tokens [][]int, batchSize, L int) (*Mea
 			}
 		}
 	}
-	mu := &Mean{Layers: L, Heads: H, HeadDim: dh, Data: make([]float32, L*H*dh), Tokens: n}
-	per := H / G // query heads per kv head
-	for l := 0; l < L; l++ {
-		for h := 0; h < H; h++ {
-			src := sums[(l*G+h/per)*dh : (l*G+h/per+1)*dh]
-			dst := mu.Data[(l*H+h)*dh : (l*H+h+1)*dh]
-			for j := range dst {
-				dst[j] = float32(src[j] / float64(n))
-			}
-		}
-	}
-	return mu, nil
+	return broadcastMean(sums, n, L, H, G, dh), nil
 }
 
 // The device sums agree with the host's capture-and-sum reference on a GQA model, with the last

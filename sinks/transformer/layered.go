@@ -226,13 +226,9 @@ func (m *Model) runLayered(pl *runPlan, blocks int) (*Result, error) {
 			args[0] = pl.tok
 		}
 		for _, name := range stageParams(cfg, s) {
-			v := m.Store.GetVariable("/" + name)
-			if v == nil {
-				return nil, fmt.Errorf("parameter %q is missing from the model store", name)
-			}
-			t, err := v.Value()
+			t, err := m.paramValue(name)
 			if err != nil {
-				return nil, fmt.Errorf("reading parameter %q: %w", name, err)
+				return nil, fmt.Errorf("%s: %w", s, err)
 			}
 			args = append(args, t)
 		}

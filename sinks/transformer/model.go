@@ -310,15 +310,24 @@ func equalDims(a, b []int) bool {
 	return true
 }
 
-// Param returns a copy of a parameter's values as float32, with its shape.
-func (m *Model) Param(name string) ([]float32, []int, error) {
+// paramValue is the tensor of a parameter in the store.
+func (m *Model) paramValue(name string) (*tensors.Tensor, error) {
 	v := m.Store.GetVariable("/" + name)
 	if v == nil {
-		return nil, nil, fmt.Errorf("no parameter %q (parameters are named like %q)", name, "blocks/0/attn/q/weights")
+		return nil, fmt.Errorf("no parameter %q (parameters are named like %q)", name, "blocks/0/attn/q/weights")
 	}
 	t, err := v.Value()
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading parameter %q: %w", name, err)
+		return nil, fmt.Errorf("reading parameter %q: %w", name, err)
+	}
+	return t, nil
+}
+
+// Param returns a copy of a parameter's values as float32, with its shape.
+func (m *Model) Param(name string) ([]float32, []int, error) {
+	t, err := m.paramValue(name)
+	if err != nil {
+		return nil, nil, err
 	}
 	dims := append([]int(nil), t.Shape().Dimensions...)
 	if t.DType() == dtypes.Float32 {
@@ -332,13 +341,9 @@ func (m *Model) Param(name string) ([]float32, []int, error) {
 // column (e.g. the residual dimensions one FFN neuron writes, a column of W_down [d, f]): copying a
 // whole 7B-model weight to read one column costs a second per layer.
 func (m *Model) ParamColumn(name string, j int) ([]float32, error) {
-	v := m.Store.GetVariable("/" + name)
-	if v == nil {
-		return nil, fmt.Errorf("no parameter %q (parameters are named like %q)", name, "blocks/0/attn/q/weights")
-	}
-	t, err := v.Value()
+	t, err := m.paramValue(name)
 	if err != nil {
-		return nil, fmt.Errorf("reading parameter %q: %w", name, err)
+		return nil, err
 	}
 	dims := t.Shape().Dimensions
 	if len(dims) != 2 {

@@ -403,9 +403,7 @@ func (m *Model) runWhole(pl *runPlan) (*Result, error) {
 	if pl.mask != nil {
 		args = append(args, pl.mask)
 	}
-	var outs []*tensors.Tensor
-	var err error
-	outs, err = pl.timedCall(func() ([]*tensors.Tensor, error) {
+	outs, err := pl.timedCall(func() ([]*tensors.Tensor, error) {
 		if m.shard != nil { // ShardOver(n) sets it for n ≥ 2 only
 			return m.shard.call(exec, args)
 		}
