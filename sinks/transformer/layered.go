@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -62,8 +63,10 @@ type stageExec struct {
 	exec    *Exec
 	capture []string
 	logits  bool
-	slots   []reducedSlot // hooks relative to the stage
-	lastUse int
+	layout  outLayout // the reductions, hooks relative to the stage
+	builds  atomic.Int64
+	lastUse int // m.clock of the last run using it (m.mu)
+	users   int // runs using it now (m.mu); never evicted while > 0
 }
 
 // maxStages bounds the compiled stages a model keeps.
@@ -177,7 +180,8 @@ func stageSubset[T any](b *strings.Builder, out, all map[string][]T, names map[s
 	}
 }
 
-// runLayered runs the plan stage by stage (see the comment at the top of this file). m.mu is held.
+// runLayered runs the plan stage by stage (see the comment at the top of this file); m.runs is held
+// for reading.
 func (m *Model) runLayered(pl *runPlan, blocks int) (*Result, error) {
 	cfg := m.Config
 	stages := []stage{{kind: stageEmbed, layer: -1}}
@@ -207,7 +211,10 @@ func (m *Model) runLayered(pl *runPlan, blocks int) (*Result, error) {
 		}
 	}
 
+	m.mu.Lock()
 	m.clock++
+	clock := m.clock
+	m.mu.Unlock()
 	res := newResult(cfg)
 	var x *tensors.Tensor // the residual stream between stages [b, p, d], on the device
 	defer func() {
@@ -216,56 +223,8 @@ func (m *Model) runLayered(pl *runPlan, blocks int) (*Result, error) {
 		}
 	}()
 	for _, s := range stages {
-		req := m.stageRequest(pl, s)
-		se, err := m.stage(pl, s, req)
-		if err != nil {
+		if err := m.runStage(pl, s, clock, masks, res, &x); err != nil {
 			return nil, err
-		}
-		args := []any{x}
-		if s.kind == stageEmbed {
-			args[0] = pl.tok
-		}
-		for _, name := range stageParams(cfg, s) {
-			t, err := m.paramValue(name)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", s, err)
-			}
-			args = append(args, t)
-		}
-		for _, n := range req.inputs {
-			args = append(args, pl.inputs[n])
-		}
-		if s.kind == stageBlock && pl.mask != nil {
-			if masks != nil {
-				args = append(args, masks[s.layer])
-			} else {
-				args = append(args, pl.mask)
-			}
-		}
-		outs, err := pl.timedCall(func() ([]*tensors.Tensor, error) { return callExec(se.exec, args) })
-		if !req.share {
-			se.exec.Finalize()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("running %s of the model on tokens [%d %d]: %w", s, pl.B, pl.T, err)
-		}
-		if s.kind != stageFinal {
-			if x != nil {
-				x.FinalizeAll()
-			}
-			x, outs = outs[0], outs[1:]
-		}
-		pre := s.prefix()
-		names := make([]string, len(se.capture))
-		for i, rel := range se.capture {
-			names[i] = pre + rel
-		}
-		err = pl.timedCollect(res, cfg, outs, names, se.logits, se.slots, func(rel string) string { return pre + rel })
-		for _, o := range outs {
-			o.FinalizeAll()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s, err)
 		}
 	}
 	if res.Logits == nil && !pl.noLogits {
@@ -274,11 +233,102 @@ func (m *Model) runLayered(pl *runPlan, blocks int) (*Result, error) {
 	return res, nil
 }
 
-// stage returns the compiled graph of a stage: shared by every stage with the same request, or, for
-// a request with an unnamed hook, built for this call alone (the caller finalizes it).
-func (m *Model) stage(pl *runPlan, s stage, req *stageRequest) (*stageExec, error) {
+// runStage runs one stage of a layered run (runLayered) on the residual stream *x (the tokens for
+// the embedding), replaces *x by the stream it returns and collects its outputs into res.
+func (m *Model) runStage(pl *runPlan, s stage, clock int, masks []*tensors.Tensor, res *Result, x **tensors.Tensor) error {
+	cfg := m.Config
+	req := m.stageRequest(pl, s)
+	se, err := m.stage(pl, s, req, clock)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		m.mu.Lock()
+		se.users--
+		m.mu.Unlock()
+		if !req.share {
+			se.exec.Finalize()
+		}
+	}()
+	args := []any{*x}
+	if s.kind == stageEmbed {
+		args[0] = pl.tok
+	}
+	weights, err := m.onDevice(stageParams(cfg, s), pl.inputs, req.inputs)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s, err)
+	}
+	args = append(args, weights...)
+	if s.kind == stageBlock && pl.mask != nil {
+		if masks != nil {
+			args = append(args, masks[s.layer])
+		} else {
+			args = append(args, pl.mask)
+		}
+	}
+	outs, err := pl.timedCall(&se.builds, func() ([]*tensors.Tensor, error) { return callExec(se.exec, args) })
+	if err != nil {
+		return fmt.Errorf("running %s of the model on tokens [%d %d]: %w", s, pl.B, pl.T, err)
+	}
+	defer func() {
+		for _, o := range outs {
+			o.FinalizeAll()
+		}
+	}()
+	if s.kind != stageFinal {
+		if *x != nil {
+			(*x).FinalizeAll()
+		}
+		*x, outs = outs[0], outs[1:]
+	}
+	pre := s.prefix()
+	names := make([]string, len(se.capture))
+	for i, rel := range se.capture {
+		names[i] = pre + rel
+	}
+	if err := pl.timedCollect(res, cfg, outs, names, se.logits, se.layout.get(), func(rel string) string { return pre + rel }); err != nil {
+		return fmt.Errorf("%s: %w", s, err)
+	}
+	return nil
+}
+
+// onDevice returns the named parameters, then the named inputs of the run, each on the device: the
+// first run to use a tensor copies it there, under m.mu (GoMLX reads a tensor's placement without
+// its lock when it is passed to a graph, so two runs must not be the first at once).
+func (m *Model) onDevice(params []string, inputs map[string]*tensors.Tensor, inputNames []string) ([]any, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]any, 0, len(params)+len(inputNames))
+	for _, name := range params {
+		t, err := m.paramValue(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	for _, n := range inputNames {
+		out = append(out, inputs[n])
+	}
+	for _, t := range out {
+		if t := t.(*tensors.Tensor); !t.IsOnDevice(0) {
+			if err := t.MaterializeOnDevice(m.Backend, true, 0); err != nil {
+				return nil, fmt.Errorf("copying %s to the device: %w", t.Shape(), err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// stage returns the graph of a stage, counted as in use until the caller releases it (users):
+// shared by every stage with the same request, or, for a request with an unnamed hook, built for
+// this call alone (the caller finalizes it). The graph is built and compiled at its first call,
+// outside m.mu. clock is the run's (m.clock when it started).
+func (m *Model) stage(pl *runPlan, s stage, req *stageRequest, clock int) (*stageExec, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if se := m.stages[req.key]; se != nil && req.share {
-		se.lastUse = m.clock
+		se.lastUse = max(se.lastUse, clock)
+		se.users++
 		return se, nil
 	}
 	cfg := m.Config
@@ -290,10 +340,11 @@ func (m *Model) stage(pl *runPlan, s stage, req *stageRequest) (*stageExec, erro
 		captureDType = dtypes.BFloat16
 	}
 	pre := s.prefix()
-	se := &stageExec{lastUse: m.clock}
+	se := &stageExec{lastUse: clock, users: 1}
 	withLogits := s.kind == stageFinal && !pl.noLogits
 	fn := func(inputs []*Node) []*Node {
-		m.compiles++ // once per graph build (m.mu is held by Run)
+		m.compiles.Add(1) // once per graph build
+		se.builds.Add(1)
 		p := &pass{
 			cfg:      cfg,
 			g:        inputs[0].Graph(),
@@ -342,8 +393,8 @@ func (m *Model) stage(pl *runPlan, s stage, req *stageRequest) (*stageExec, erro
 		for i, rel := range req.capture {
 			capture[i] = pre + rel
 		}
-		var outs []*Node
-		outs, se.slots = p.outputs(capture, captureDType, logits, pre, s.String()) // as runWhole's
+		outs, slots := p.outputs(capture, captureDType, logits, pre, s.String()) // as runWhole's
+		se.layout.set(slots)
 		if x != nil {
 			outs = append([]*Node{x}, outs...)
 		}
@@ -357,10 +408,10 @@ func (m *Model) stage(pl *runPlan, s stage, req *stageRequest) (*stageExec, erro
 	se.capture = req.capture
 	se.logits = withLogits
 	if req.share {
-		if len(m.stages) >= maxStages { // drop the least recently used stage not in this run
+		if len(m.stages) >= maxStages { // drop the least recently used stage not in use
 			oldest := ""
 			for k, e := range m.stages {
-				if e.lastUse < m.clock && (oldest == "" || e.lastUse < m.stages[oldest].lastUse) {
+				if e.users == 0 && e.lastUse < clock && (oldest == "" || e.lastUse < m.stages[oldest].lastUse) {
 					oldest = k
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -19,17 +20,27 @@ import (
 // Runs are compiled once per distinct (captured names, hooks, intervention input names, input shapes)
 // and reused: intervention values travel as graph inputs, never as constants baked into a graph.
 // SetLayered runs stage by stage instead, with one graph per distinct block shared across layers.
+//
+// Runs may be called from several goroutines at once: each compiles what it needs outside the
+// model's lock (two runs needing different graphs compile them in parallel, and on a GPU one run's
+// compiling overlaps another's device work), and calls that change the model (SetMatmulDType,
+// ShardOver, DropCompiled) wait for the runs in flight.
 type Model struct {
 	Config  *Config
 	Backend compute.Backend
 	Store   *model.Store
 
-	mu       sync.Mutex
+	// runs is held for reading by every run and for writing by the calls that change what runs
+	// compile or read (SetMatmulDType, ShardOver, DropCompiled); taken before mu.
+	runs     sync.RWMutex
+	mu       sync.Mutex            // guards the fields below (not compiles) and the graphs' users counts
 	execs    map[string]*runExec   // whole-model graphs (runWhole), by run structure
 	stages   map[string]*stageExec // layered runs' stage graphs (runLayered), by stage request
 	clock    int                   // counts layered runs (least-recently-used eviction of stages)
-	compiles int                   // number of graphs built (see Compilations)
+	compiles atomic.Int64          // number of graphs built (see Compilations)
 	observe  func(RunStat)         // ObserveRuns
+	// sharded serialises the runs of a sharded model (ShardOver): one mesh program at a time.
+	sharded sync.Mutex
 	// layeredFrom: runs that build at least this many blocks go stage by stage (SetLayeredFrom)
 	// instead of as one graph of the whole model; 0: none.
 	layeredFrom int
@@ -453,6 +464,8 @@ func (m *Model) SetMatmulDType(dt dtypes.DType) error {
 	default:
 		return fmt.Errorf("SetMatmulDType(%s): matrix products run in float32 or bfloat16", dt)
 	}
+	m.runs.Lock() // no run in flight builds with the old dtype
+	defer m.runs.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.matmul != dt {

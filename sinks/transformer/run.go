@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
@@ -281,16 +283,21 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 	pl := &runPlan{B: B, T: T, tok: tok, capture: captureNames, hooks: hookMap, reduce: reduceMap,
 		inputNames: sortedKeys(rc.inputs), inputs: rc.inputs, mask: rc.mask, noLogits: rc.noLogits, bf16: rc.bf16,
 		stat: RunStat{Batch: B, SeqLen: T, Started: started}}
+	m.runs.RLock() // see Model: runs in flight hold it for reading
+	defer m.runs.RUnlock()
 	m.mu.Lock()
-	compiles, observe := m.compiles, m.observe
+	observe, layeredFrom, sharded := m.observe, m.layeredFrom, m.shard != nil
+	m.mu.Unlock()
+	if sharded {
+		m.sharded.Lock()
+		defer m.sharded.Unlock()
+	}
 	var res *Result
-	if blocks := blocksNeeded(m.Config, pl.capture, pl.hooks, pl.reduce, pl.noLogits); m.layeredFrom > 0 && blocks >= m.layeredFrom && m.shard == nil {
+	if blocks := blocksNeeded(m.Config, pl.capture, pl.hooks, pl.reduce, pl.noLogits); layeredFrom > 0 && blocks >= layeredFrom && !sharded {
 		res, err = m.runLayered(pl, blocks)
 	} else {
 		res, err = m.runWhole(pl)
 	}
-	pl.stat.Compiled = m.compiles - compiles
-	m.mu.Unlock()
 	if observe != nil && err == nil {
 		observe(pl.stat)
 	}
@@ -304,7 +311,7 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 type RunStat struct {
 	Batch, SeqLen int
 	Started       time.Time // when Run was called
-	Compiled      int       // graphs built and compiled for this run (0: every graph was reused)
+	Compiled      int       // graphs this run built and compiled (0: every graph was reused or built by another run)
 	Calls         int       // compiled graphs executed (1, or one per stage when layered)
 	CallSeconds   float64   // in the device calls
 	CopySeconds   float64   // reading the outputs to the host
@@ -312,17 +319,20 @@ type RunStat struct {
 }
 
 // ObserveRuns calls fn after every successful Run (and so every RunWithCache, RunWithHooks, …)
-// with where its time went; nil stops it. fn must not call the model.
+// with where its time went; nil stops it. fn must not call the model, and must be safe to call from
+// several goroutines when runs are.
 func (m *Model) ObserveRuns(fn func(RunStat)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.observe = fn
 }
 
-// timedCall runs a compiled graph and adds its time to the plan's statistics.
-func (pl *runPlan) timedCall(call func() ([]*tensors.Tensor, error)) ([]*tensors.Tensor, error) {
-	start := time.Now()
+// timedCall runs a compiled graph and adds its time to the plan's statistics, and the graphs the
+// call built (the growth of builds, the graph's build counter) to its compilations.
+func (pl *runPlan) timedCall(builds *atomic.Int64, call func() ([]*tensors.Tensor, error)) ([]*tensors.Tensor, error) {
+	start, built := time.Now(), builds.Load()
 	outs, err := call()
+	pl.stat.Compiled += int(builds.Load() - built)
 	pl.stat.Calls++
 	pl.stat.CallSeconds += time.Since(start).Seconds()
 	return outs, err
@@ -376,19 +386,23 @@ func (m *Model) runWhole(pl *runPlan) (*Result, error) {
 		}
 	}
 
+	m.mu.Lock()
 	exec := m.execs[key]
 	if exec == nil {
 		var err error
-		exec, err = m.newExec(pl.capture, pl.hooks, pl.reduce, pl.inputNames, pl.mask != nil, pl.noLogits, pl.bf16)
-		if err != nil {
+		// The graph is built and compiled at its first call, outside the lock.
+		if exec, err = m.newExec(pl.capture, pl.hooks, pl.reduce, pl.inputNames, pl.mask != nil, pl.noLogits, pl.bf16); err != nil {
+			m.mu.Unlock()
 			return nil, err
 		}
 		if shareable {
 			if len(m.execs) >= maxExecs { // bound the compiled graphs kept (each holds device memory)
 				for k, e := range m.execs {
-					e.Finalize()
-					delete(m.execs, k)
-					break
+					if e.users == 0 { // not in another run's hands
+						e.Finalize()
+						delete(m.execs, k)
+						break
+					}
 				}
 			}
 			m.execs[key] = exec
@@ -396,6 +410,13 @@ func (m *Model) runWhole(pl *runPlan) (*Result, error) {
 			defer exec.Finalize()
 		}
 	}
+	exec.users++
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		exec.users--
+		m.mu.Unlock()
+	}()
 	args := []any{pl.tok}
 	for _, n := range pl.inputNames {
 		args = append(args, pl.inputs[n])
@@ -403,7 +424,7 @@ func (m *Model) runWhole(pl *runPlan) (*Result, error) {
 	if pl.mask != nil {
 		args = append(args, pl.mask)
 	}
-	outs, err := pl.timedCall(func() ([]*tensors.Tensor, error) {
+	outs, err := pl.timedCall(&exec.builds, func() ([]*tensors.Tensor, error) {
 		if m.shard != nil { // ShardOver(n) sets it for n ≥ 2 only
 			return m.shard.call(exec, args)
 		}
@@ -418,7 +439,7 @@ func (m *Model) runWhole(pl *runPlan) (*Result, error) {
 		}
 	}()
 	res := newResult(m.Config)
-	if err := pl.timedCollect(res, m.Config, outs, pl.capture, !pl.noLogits, exec.layout.slots, func(s string) string { return s }); err != nil {
+	if err := pl.timedCollect(res, m.Config, outs, pl.capture, !pl.noLogits, exec.layout.get(), func(s string) string { return s }); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -516,9 +537,7 @@ func (m *Model) RunWithHooks(tokens [][]int, hooks ...Hook) (*Activation, error)
 // Compilations is the number of graphs built so far by this model's runs (a new graph is built for
 // each new structure or input shape; a changed input value reuses the compiled graph).
 func (m *Model) Compilations() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.compiles
+	return int(m.compiles.Load())
 }
 
 // runExec is a compiled run with the layout of its reduction outputs, which the graph function
@@ -526,9 +545,27 @@ func (m *Model) Compilations() int {
 type runExec struct {
 	*model.Exec
 	layout *outLayout
+	builds atomic.Int64 // graphs built (one per input shape)
+	users  int          // runs using it now (m.mu); never evicted while > 0
 }
 
-type outLayout struct{ slots []reducedSlot }
+// outLayout is where a graph's reduction outputs are, recorded by the graph function when it builds.
+type outLayout struct {
+	mu    sync.Mutex // two input shapes may build at once (concurrent runs)
+	slots []reducedSlot
+}
+
+func (o *outLayout) set(slots []reducedSlot) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.slots = slots
+}
+
+func (o *outLayout) get() []reducedSlot {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.slots
+}
 
 // reducedSlot is one reduction at one hook point: n outputs.
 type reducedSlot struct {
@@ -542,9 +579,10 @@ func (m *Model) newExec(capture []string, hooks map[string][]Hook, reduce map[st
 		captureDType = dtypes.BFloat16
 	}
 	cfg := m.Config
-	layout := &outLayout{}
+	exec := &runExec{layout: &outLayout{}}
 	fn := func(scope *model.Scope, inputs []*Node) []*Node {
-		m.compiles++ // called once per graph build (m.mu is held by Run)
+		m.compiles.Add(1) // once per graph build
+		exec.builds.Add(1)
 		// Weights enter the graph as parameters, never as constants. GoMLX embeds variables as
 		// constants on a backend that prefers them (the pure-Go one) unless the graph is marked as
 		// training, and then every compiled graph (one per capture set, hook set and batch shape) holds
@@ -577,8 +615,8 @@ func (m *Model) newExec(capture []string, hooks map[string][]Hook, reduce map[st
 		if noLogits {
 			logits = nil
 		}
-		var outs []*Node
-		outs, layout.slots = p.outputs(capture, captureDType, logits, "", "the forward pass")
+		outs, slots := p.outputs(capture, captureDType, logits, "", "the forward pass")
+		exec.layout.set(slots)
 		if len(outs) == 0 {
 			exceptions.Panicf("the run has no outputs: capture something or keep the logits")
 		}
@@ -588,7 +626,7 @@ func (m *Model) newExec(capture []string, hooks map[string][]Hook, reduce map[st
 	if err != nil {
 		return nil, fmt.Errorf("creating the model executor: %w", err)
 	}
-	exec := &runExec{Exec: e.WithName("transformer.Run"), layout: layout}
+	exec.Exec = e.WithName("transformer.Run")
 	if m.shard != nil { // one graph for the mesh's devices; inputs: tokens, the named inputs, the mask
 		nInputs := 1 + len(inputNames)
 		if hasMask {

@@ -61,6 +61,8 @@ func (m *Model) ShardOver(n int) error {
 	if n == 1 {
 		return nil // one device: the plain graphs (see above)
 	}
+	m.runs.Lock() // no run in flight
+	defer m.runs.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.shard != nil {

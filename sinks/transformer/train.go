@@ -52,12 +52,14 @@ func FromStore(backend compute.Backend, cfg *Config, store *model.Store) (*Model
 // DropCompiled forgets the compiled analysis graphs and frees what they hold; the next run compiles
 // again.
 func (m *Model) DropCompiled() {
+	m.runs.Lock() // waits for the runs in flight
+	defer m.runs.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.dropCompiled()
 }
 
-// dropCompiled frees every compiled run graph; m.mu is held.
+// dropCompiled frees every compiled run graph; m.runs is held for writing (no run in flight) and m.mu.
 func (m *Model) dropCompiled() {
 	for key, e := range m.execs {
 		e.Finalize()

@@ -1,0 +1,119 @@
+package transformer
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+)
+
+// Runs called from several goroutines at once return what the same runs return one after another,
+// bit for bit (the same compiled graphs on the same backend), whole and stage by stage; each graph
+// is built once however many runs ask for it at the same time, and each run counts the graphs it
+// built itself (RunStat.Compiled sums to Compilations).
+func TestConcurrentRunsMatchSequential(t *testing.T) {
+	cfg := tinyConfig()
+	toks := seqs(3, 9, cfg.VocabSize)
+	sums := Reduction{Point: "blocks.*.attn.hook_pattern", ID: "pattern-sums", Fn: func(_ *HookContext, x *Node) []*Node {
+		return []*Node{ReduceSum(x, 0)}
+	}}
+	scale := Hook{Point: "blocks.0.hook_mlp_out", ID: "scale", Fn: func(ctx *HookContext, x *Node) *Node {
+		return Mul(x, ctx.Input("lambda"))
+	}}
+	// Six distinct run structures, each asked for three times.
+	runs := [][]Option{
+		{},
+		{Capture("blocks.*.attn.hook_pattern")},
+		{Capture("blocks.1.hook_resid_post"), NoLogits()},
+		{Reduce(sums), NoLogits()},
+		{WithHooks(scale), WithInput("lambda", 2.0)},
+		{WithHooks(scale), WithInput("lambda", 0.5), Capture("blocks.0.hook_mlp_out"), Reduce(sums)},
+	}
+	for _, layered := range []bool{false, true} {
+		t.Run(fmt.Sprintf("layered=%v", layered), func(t *testing.T) {
+			seq := tinyModel(t, cfg)
+			seq.SetLayered(layered)
+			want := make([]*Result, len(runs))
+			for i, opts := range runs {
+				r, err := seq.Run(toks, opts...)
+				if err != nil {
+					t.Fatalf("run %d: %v", i, err)
+				}
+				want[i] = r
+			}
+
+			m := tinyModel(t, cfg)
+			m.SetLayered(layered)
+			var mu sync.Mutex
+			compiled := 0
+			m.ObserveRuns(func(s RunStat) {
+				mu.Lock()
+				compiled += s.Compiled
+				mu.Unlock()
+			})
+			const copies = 3
+			got := make([]*Result, len(runs)*copies)
+			errs := make([]error, len(got))
+			var wg sync.WaitGroup
+			for k := range got {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got[k], errs[k] = m.Run(toks, runs[k%len(runs)]...)
+				}()
+			}
+			wg.Wait()
+			for k, r := range got {
+				if errs[k] != nil {
+					t.Fatalf("run %d: %v", k, errs[k])
+				}
+				sameResult(t, fmt.Sprintf("run %d", k), want[k%len(runs)], r)
+			}
+			if n := m.Compilations(); n != seq.Compilations() || compiled != n {
+				t.Errorf("concurrent runs built %d graphs and counted %d in their RunStats; one after another %d", n, compiled, seq.Compilations())
+			}
+		})
+	}
+}
+
+// sameResult fails unless b has exactly a's logits, captures and reductions.
+func sameResult(t *testing.T, name string, a, b *Result) {
+	t.Helper()
+	same := func(what string, x, y *Activation) {
+		if (x == nil) != (y == nil) {
+			t.Fatalf("%s: %s present in one result only", name, what)
+		}
+		if x == nil {
+			return
+		}
+		if len(x.Data) != len(y.Data) {
+			t.Fatalf("%s: %s has %d values, want %d", name, what, len(y.Data), len(x.Data))
+		}
+		for i := range x.Data {
+			if x.Data[i] != y.Data[i] {
+				t.Fatalf("%s: %s[%d] = %v, want %v", name, what, i, y.Data[i], x.Data[i])
+			}
+		}
+	}
+	same("logits", a.Logits, b.Logits)
+	if len(a.Cache.acts) != len(b.Cache.acts) {
+		t.Fatalf("%s: %d captures, want %d", name, len(b.Cache.acts), len(a.Cache.acts))
+	}
+	for n, x := range a.Cache.acts {
+		same(n, x, b.Cache.acts[n])
+	}
+	if len(a.Reduced) != len(b.Reduced) {
+		t.Fatalf("%s: %d reductions, want %d", name, len(b.Reduced), len(a.Reduced))
+	}
+	for id, byHook := range a.Reduced {
+		for h, outs := range byHook {
+			if len(outs) != len(b.Reduced[id][h]) {
+				t.Fatalf("%s: reduction %s at %s has %d outputs, want %d", name, id, h, len(b.Reduced[id][h]), len(outs))
+			}
+			for i := range outs {
+				same(fmt.Sprintf("reduction %s at %s [%d]", id, h, i), outs[i], b.Reduced[id][h][i])
+			}
+		}
+	}
+}
