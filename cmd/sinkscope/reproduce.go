@@ -39,8 +39,10 @@ func cmdReproduce(args []string) error {
 	bf16 := fs.Bool("bf16", false, "keep checkpoint weights in bfloat16 (half the memory; compute stays float32)")
 	shard := fs.Int("shard", 0, shardHelp)
 	bf16Products := fs.Bool("bf16-products", false, "matrix products in bfloat16 with float32 accumulation, as a bf16 model in transformers (a GPU's bfloat16 units); the residual stream, norms, softmax and statistics stay float32, and the report's backend line says so")
-	layered := layeredFlag("auto")
+	layered := autoFlag("auto")
 	fs.Var(&layered, "layered", "which runs go stage by stage, one compiled graph per distinct block shared across layers, instead of one graph each: on (a bare --layered), off, or auto: on XLA backends the runs of at least "+strconv.Itoa(transformer.AutoLayeredFrom)+" blocks (same numbers; see BENCHMARKS.md)")
+	overlap := autoFlag("auto")
+	fs.Var(&overlap, "overlap", "run the findings that do not depend on each other at the same time (the layer scan beside the interventions, and so on): on (a bare --overlap), off, or auto: on for XLA backends, where compiling each graph takes the host seconds that the device can use, off on the pure-Go backend; same numbers")
 	svg := fs.Bool("svg", true, "write an SVG per figure (needs node and the npm packages); HTML is always written")
 	autotune := fs.Bool("autotune", false, "let XLA time candidate kernels for each matrix product (and use generated Triton kernels) on a GPU: faster kernels, slower compiles; off, reproduce compiles for the first result (see BENCHMARKS.md)")
 	trace := fs.Bool("trace", false, "print where each step's time went: the model's runs, graphs compiled, device calls, outputs copied to the host, and the rest")
@@ -98,7 +100,13 @@ func cmdReproduce(args []string) error {
 		tr = newRunTrace(os.Stderr, start)
 		p.ObserveRuns = tr.observe
 	}
-	s, desc, _, err := findings.Prepare(nil, *source, p)
+	be, err := backend.New()
+	if err != nil {
+		return err
+	}
+	overlapOn := overlap == "on" || (overlap == "auto" && be.Name() == "xla")
+	p.DeferScan = overlapOn // Reproduce scans beside the interventions
+	s, desc, _, err := findings.Prepare(be, *source, p)
 	if err != nil {
 		return err
 	}
@@ -107,7 +115,11 @@ func cmdReproduce(args []string) error {
 		desc.Backend += ", compiled for latency (" + strings.Join(latency, " ") + "; --autotune to tune)"
 	}
 	if tr != nil {
-		tr.span("prepare (loading, batches, layer scan)")
+		if p.DeferScan {
+			tr.span("prepare (loading, batches)")
+		} else {
+			tr.span("prepare (loading, batches, layer scan)")
+		}
 	}
 	fmt.Fprintln(stdout, desc.Backend)
 	fmt.Fprintf(stdout, "model: %s\nmain batch: %s\nrandom batch: %s\n", desc.Model, desc.Main, desc.Random)
@@ -120,13 +132,24 @@ func cmdReproduce(args []string) error {
 	}
 	// A progress bar on a terminal; one line per step otherwise (logs, CI).
 	// Without a terminal each step's line carries the seconds since the command started, so a log
-	// shows where the time went (loading, compiling, the findings).
-	prev := ""
+	// shows where the time went (loading, compiling, the findings). With --trace each step ends with
+	// where its time went; overlapped steps share the model, so their runs are summed over all of
+	// them, printed when the last one ends.
 	progress := func(st findings.Step) {
-		if tr != nil && prev != "" {
-			tr.span(prev)
+		if st.End {
+			if tr != nil && !overlapOn {
+				tr.span(st.Name)
+			} else if tr != nil {
+				fmt.Fprintf(os.Stderr, "  ended %s: %.1fs\n", st.Name, st.Seconds)
+			}
+			return
 		}
-		prev = st.Name
+		switch {
+		case tr != nil && st.Name == "figures" && overlapOn:
+			tr.spanOverlapped("the findings (the steps above, overlapped)")
+		case tr != nil && st.Name == "done":
+			tr.span("figures")
+		}
 		fmt.Fprintf(os.Stderr, "[%d/%d] %s (%.1fs)\n", st.Done, st.Of, st.Name, time.Since(start).Seconds())
 	}
 	var bar *progressbar.ProgressBar
@@ -135,15 +158,20 @@ func cmdReproduce(args []string) error {
 			progressbar.OptionShowCount(), progressbar.OptionSetWidth(24), progressbar.OptionClearOnFinish())
 		progress = func(st findings.Step) {
 			bar.ChangeMax(st.Of)
-			bar.Describe(st.Name)
+			if !st.End {
+				bar.Describe(st.Name)
+			}
 			_ = bar.Set(st.Done)
 		}
 	}
-	res, err := findings.Reproduce(s, desc, dir, findings.Options{Toy: *toy, NoSVG: !*svg, Progress: progress})
+	res, err := findings.Reproduce(s, desc, dir, findings.Options{Toy: *toy, NoSVG: !*svg, Overlap: overlapOn, Progress: progress})
 	if bar != nil {
 		_ = bar.Finish()
 	}
 	if res != nil {
+		if p.DeferScan && res.Scan != nil {
+			fmt.Fprintf(stdout, "super-neuron layer: %d (scanned; --layer N to choose)\n", res.NeuronLayer)
+		}
 		fmt.Fprintf(stdout, "\n%s", findings.Report(res))
 		kinds := "SVG + HTML"
 		if !res.SVG {
@@ -183,12 +211,13 @@ func safeName(source string) string {
 	return s
 }
 
-// layeredFlag is reproduce's --layered: on, off or auto (true and false too; a bare --layered is on).
-type layeredFlag string
+// autoFlag is a flag that is on, off or auto (true and false too; a bare --name is on): reproduce's
+// --layered and --overlap.
+type autoFlag string
 
-func (f *layeredFlag) String() string { return string(*f) }
+func (f *autoFlag) String() string { return string(*f) }
 
-func (f *layeredFlag) Set(s string) error {
+func (f *autoFlag) Set(s string) error {
 	switch s {
 	case "on", "true":
 		*f = "on"
@@ -202,4 +231,4 @@ func (f *layeredFlag) Set(s string) error {
 	return nil
 }
 
-func (f *layeredFlag) IsBoolFlag() bool { return true }
+func (f *autoFlag) IsBoolFlag() bool { return true }

@@ -41,13 +41,23 @@ func (t *runTrace) observe(s transformer.RunStat) {
 }
 
 // span prints the span that ends now under name and starts the next.
-func (t *runTrace) span(name string) {
+func (t *runTrace) span(name string) { t.end(name, false) }
+
+// spanOverlapped is span for a span whose runs overlapped (reproduce --overlap): their device
+// calls and copies are summed over runs in flight at the same time, so they may add up to more
+// than the span's wall clock, and nothing is "elsewhere".
+func (t *runTrace) spanOverlapped(name string) { t.end(name, true) }
+
+func (t *runTrace) end(name string, overlapped bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
 	wall := now.Sub(t.since).Seconds()
 	line := fmt.Sprintf("  trace %s: %.1fs", name, wall)
-	if t.runs > 0 {
+	if t.runs > 0 && overlapped {
+		line += fmt.Sprintf(" wall; its runs overlapped, summed over them: device calls %.1fs (compiling, uploading, launching) + outputs to host %.1fs (waiting for the device; %.1f MB); %d runs, %d graph calls, %d graphs compiled",
+			t.call, t.copy, float64(t.bytes)/1e6, t.runs, t.calls, t.compiled)
+	} else if t.runs > 0 {
 		line += fmt.Sprintf(" = device calls %.1fs (compiling, uploading, launching) + outputs to host %.1fs (waiting for the device; %.1f MB) + elsewhere %.1fs (%.1fs before the first run); %d runs, %d graph calls, %d graphs compiled",
 			t.call, t.copy, float64(t.bytes)/1e6, wall-t.call-t.copy, t.first.Sub(t.since).Seconds(), t.runs, t.calls, t.compiled)
 	} else {

@@ -31,4 +31,20 @@ func TestRunTraceSpans(t *testing.T) {
 	if !strings.Contains(lines[1], "trace figures: 0.0s (no model runs)") {
 		t.Errorf("second span: %s", lines[1])
 	}
+
+	// Overlapped runs: the sums, without an "elsewhere" that would be negative.
+	buf.Reset()
+	tr = newRunTrace(&buf, time.Now().Add(-2*time.Second))
+	tr.observe(transformer.RunStat{Started: time.Now(), Compiled: 1, Calls: 1, CallSeconds: 1.5, CopySeconds: 0.5})
+	tr.observe(transformer.RunStat{Started: time.Now(), Compiled: 1, Calls: 1, CallSeconds: 1.5, CopySeconds: 0.5})
+	tr.spanOverlapped("findings")
+	line := buf.String()
+	for _, want := range []string{"trace findings: 2.0s wall", "overlapped", "device calls 3.0s", "outputs to host 1.0s", "2 runs, 2 graph calls, 2 graphs compiled"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("overlapped span lacks %q: %s", want, line)
+		}
+	}
+	if strings.Contains(line, "elsewhere") {
+		t.Errorf("overlapped span has an elsewhere: %s", line)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/sinkscope/sinkscope/sinks/devstats"
 	"github.com/sinkscope/sinkscope/sinks/metrics"
@@ -48,6 +49,7 @@ type Setting struct {
 // sharedRun is one run of the main batch capturing the hook points of several findings.
 type sharedRun struct {
 	names map[string]bool
+	mu    sync.Mutex         // guards cache: findings may run at once (Options.Overlap)
 	cache *transformer.Cache // nil until the first finding that reads from it
 }
 
@@ -185,6 +187,8 @@ func (s *Setting) neuronLayer() (int, error) {
 
 func (s *Setting) run(tokens [][]int, names ...string) (*transformer.Cache, error) {
 	if p := s.shared; p != nil && isMain(s, tokens) && p.covers(names) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
 		if p.cache == nil {
 			all := slices.Sorted(maps.Keys(p.names))
 			c, err := s.Model.RunWithCacheBatched(tokens, s.batch(), all...)

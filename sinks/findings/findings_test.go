@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/sinkscope/sinkscope/sinks/backend"
 	"github.com/sinkscope/sinkscope/sinks/metrics"
@@ -285,26 +287,33 @@ func TestLayeredParam(t *testing.T) {
 }
 
 // Staged (Layered "on") and whole-graph reproductions give the same findings, as do the findings
-// run one by one without Reproduce's shared main-batch statistics; the staged reproduction compiles
-// a bounded number of graphs (stage graphs are shared across layers).
+// run one by one without Reproduce's shared main-batch statistics, and a staged reproduction with
+// its steps overlapped (Options.Overlap, the layer scan deferred to Reproduce) gives exactly the
+// staged numbers; the staged reproduction compiles a bounded number of graphs (stage graphs are
+// shared across layers).
 func TestReproduceLayeredMatchesWhole(t *testing.T) {
 	params := func(layered string) Params {
 		p := PaperParams()
 		p.Samples, p.Random, p.SeqLen, p.Layered = 12, 24, 24, layered
 		return p
 	}
-	run := func(layered string) *Results {
-		s, d, _, err := Prepare(nil, "planted", params(layered))
+	run := func(layered string, overlap bool) *Results {
+		p := params(layered)
+		p.DeferScan = overlap
+		s, d, _, err := Prepare(nil, "planted", p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := Reproduce(s, d, t.TempDir(), Options{NoSVG: true})
+		if overlap && s.Scan != nil {
+			t.Fatal("Prepare scanned the layers with DeferScan")
+		}
+		r, err := Reproduce(s, d, t.TempDir(), Options{NoSVG: true, Overlap: overlap})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r
 	}
-	whole, staged := run("off"), run("on")
+	whole, staged, overlapped := run("off", false), run("on", false), run("on", true)
 	t.Logf("graphs compiled: whole %d %v, staged %d %v", whole.Graphs, whole.StepGraphs, staged.Graphs, staged.StepGraphs)
 	// 15 when written: embedding, final and the distinct blocks of each step's runs; a graph per
 	// layer and run structure would be over 30 for the planted model's 6 layers.
@@ -329,6 +338,16 @@ func TestReproduceLayeredMatchesWhole(t *testing.T) {
 	if n := sameNumbers(t, "whole vs staged", all(whole), all(staged)); n < 1000 {
 		t.Errorf("only %d numbers compared", n)
 	}
+	// The same graphs on the same inputs: bit for bit, the scan's choice included.
+	a, _ := json.Marshal(stripTimings(all(staged)))
+	b, _ := json.Marshal(stripTimings(all(overlapped)))
+	if string(a) != string(b) || overlapped.Scan == nil || overlapped.NeuronLayer != staged.NeuronLayer {
+		t.Errorf("overlapped steps: the numbers differ from the staged run one step after another (neuron layer %d vs %d)", overlapped.NeuronLayer, staged.NeuronLayer)
+		sameNumbers(t, "staged vs overlapped", all(staged), all(overlapped))
+	}
+	if overlapped.StepGraphs != nil || len(overlapped.Errors) > 0 {
+		t.Errorf("overlapped: graphs per step %v (want none: not attributable), errors %v", overlapped.StepGraphs, overlapped.Errors)
+	}
 
 	s, _, _, err := Prepare(nil, "planted", params("off"))
 	if err != nil {
@@ -350,6 +369,27 @@ func TestReproduceLayeredMatchesWhole(t *testing.T) {
 	if n := sameNumbers(t, "shared vs one by one", numbers(map[string]any{"sink": whole.Sink, "disparity": whole.Disparity, "rank": whole.Rank}), one); n < 100 {
 		t.Errorf("only %d numbers compared", n)
 	}
+}
+
+// stripTimings drops the timings from a decoded JSON value (keys ending in "seconds").
+func stripTimings(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range x {
+			if !strings.HasSuffix(k, "seconds") {
+				out[k] = stripTimings(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = stripTimings(e)
+		}
+		return out
+	}
+	return v
 }
 
 // sameNumbers compares two JSON values (decoded), numbers within float32 rounding, other values
@@ -394,4 +434,88 @@ func sameNumbers(t *testing.T, what string, a, b any) int {
 	}
 	walk("results", a, b)
 	return compared
+}
+
+// runOverlapped starts a step only after the steps it waits for have ended, runs independent steps
+// at the same time, skips every step after a failed scan (directly or not) but not the others, and
+// reports each step's start and end once, with the count of ended steps.
+func TestRunOverlapped(t *testing.T) {
+	for _, scanFails := range []bool{false, true} {
+		var mu sync.Mutex
+		ended := map[string]bool{}
+		ran := map[string]bool{}
+		both := make(chan struct{}) // "c" and "d" wait for each other: they must run at once
+		step := func(name string, after []string, fn func() error) reproduceStep {
+			return reproduceStep{name, after, func() error {
+				mu.Lock()
+				for _, a := range after {
+					if !ended[a] {
+						t.Errorf("%s started before %s ended", name, a)
+					}
+				}
+				ran[name] = true
+				mu.Unlock()
+				err := fn()
+				mu.Lock()
+				ended[name] = true
+				mu.Unlock()
+				return err
+			}}
+		}
+		steps := []reproduceStep{
+			step("scan", nil, func() error {
+				if scanFails {
+					return fmt.Errorf("no layer")
+				}
+				return nil
+			}),
+			step("a", []string{"scan"}, func() error { return nil }),
+			step("b", []string{"a"}, func() error { return fmt.Errorf("b broke") }),
+			step("c", nil, func() error {
+				select {
+				case both <- struct{}{}:
+					return nil
+				case <-time.After(20 * time.Second):
+					return fmt.Errorf("c ran alone")
+				}
+			}),
+			step("d", nil, func() error {
+				select {
+				case <-both:
+					return nil
+				case <-time.After(20 * time.Second):
+					return fmt.Errorf("d ran alone")
+				}
+			}),
+		}
+		var events []Step
+		errs := runOverlapped(steps, "scan", 6, func(st Step) { events = append(events, st) })
+		wantRan := map[string]bool{"scan": true, "a": !scanFails, "b": !scanFails, "c": true, "d": true}
+		for name, want := range wantRan {
+			if ran[name] != want {
+				t.Errorf("scan fails %v: step %s ran %v, want %v", scanFails, name, ran[name], want)
+			}
+		}
+		wantErrs := []string{"b: b broke"}
+		if scanFails {
+			wantErrs = []string{"scan: no layer"}
+		}
+		if fmt.Sprint(errs) != fmt.Sprint(wantErrs) {
+			t.Errorf("scan fails %v: errors %q, want %q", scanFails, errs, wantErrs)
+		}
+		starts, ends := 0, 0
+		for _, e := range events {
+			if e.End {
+				ends++
+				if e.Done != ends || e.Of != 6 {
+					t.Errorf("end event %+v: want Done %d of 6", e, ends)
+				}
+			} else {
+				starts++
+			}
+		}
+		if n := len(ran); starts != n || ends != n {
+			t.Errorf("scan fails %v: %d starts and %d ends reported for %d steps run", scanFails, starts, ends, n)
+		}
+	}
 }

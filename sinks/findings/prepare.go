@@ -47,6 +47,9 @@ type Params struct {
 	// residual stream, norms, softmax and every statistic stay float32. The backend description
 	// says so.
 	BF16Products bool
+	// DeferScan leaves the super-neuron layer scan (NeuronLayerAuto) to Reproduce, which runs it as
+	// its first step (beside the interventions with Options.Overlap); Prepare then only validates.
+	DeferScan bool
 	// ObserveRuns, when set, is given to the model before its first run
 	// (transformer.Model.ObserveRuns): where each forward pass's time went, for profiling.
 	ObserveRuns func(transformer.RunStat)
@@ -60,8 +63,8 @@ func PaperParams() Params {
 }
 
 // Prepare opens a model source (see package models) on the backend, builds the setting and its
-// description, and resolves the super-neuron layer (Setting.Resolve). be may be nil (then
-// backend.New()).
+// description, and resolves the super-neuron layer (Setting.Resolve; not with Params.DeferScan). be
+// may be nil (then backend.New()).
 func Prepare(be compute.Backend, source string, p Params) (*Setting, Describe, *models.Loaded, error) {
 	var d Describe
 	if be == nil {
@@ -127,7 +130,11 @@ func Prepare(be compute.Backend, source string, p Params) (*Setting, Describe, *
 		}
 		s.Random, d.Random = rnd.Tokens, rnd.Describe
 	}
-	if err := s.Resolve(); err != nil {
+	resolve := s.Resolve
+	if p.DeferScan {
+		resolve = s.Validate
+	}
+	if err := resolve(); err != nil {
 		return nil, d, nil, fmt.Errorf("%s: %w", source, err)
 	}
 	return s, d, l, nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sinkscope/sinkscope/datasets/batch"
@@ -28,9 +29,10 @@ type Results struct {
 	Started time.Time `json:"started"`
 	Seconds float64   `json:"seconds"`
 	// Graphs is the number of model graphs the run compiled (each costs seconds on a GPU): one per
-	// structure of run (captures, reductions, hooks) and input shape; StepGraphs per step, by name.
+	// structure of run (captures, reductions, hooks) and input shape; StepGraphs per step, by name,
+	// when the steps ran one after another (not Options.Overlap).
 	Graphs     int            `json:"graphs_compiled"`
-	StepGraphs map[string]int `json:"graphs_per_step"`
+	StepGraphs map[string]int `json:"graphs_per_step,omitempty"`
 	// NeuronLayer is the super-neuron layer the findings read; Scan, when present, is the layer
 	// scan that chose it (absent when the layer was given).
 	NeuronLayer int                     `json:"neuron_layer"`
@@ -97,18 +99,39 @@ type Describe struct {
 	Model, Backend, Main, Random string
 }
 
-// Step is one unit of work of Reproduce, for progress reporting.
+// Step is one unit of work of Reproduce, for progress reporting: Progress is called when a step
+// starts (Done: the steps finished so far, Of: all of them) and, with End set, when it ends, with its
+// Seconds.
 type Step struct {
-	Name string
-	Done int
-	Of   int
+	Name    string
+	Done    int
+	Of      int
+	End     bool
+	Seconds float64
 }
 
 // Options configure Reproduce.
 type Options struct {
-	Toy      bool       // also run the random-init toy block
-	NoSVG    bool       // skip the SVG files (they need node); HTML files are always attempted
-	Progress func(Step) // called before each step; may be nil
+	Toy   bool // also run the random-init toy block
+	NoSVG bool // skip the SVG files (they need node); HTML files are always attempted
+	// Overlap runs the findings that do not depend on each other at the same time, in three
+	// chains: the layer scan, then sink onset, disparity and effective rank (one shared run), and
+	// the variance, W_O and super-neuron findings (another); the interventions beside both; the QK
+	// lock after the first two. On a GPU most of a large model's time is compiling graphs on the
+	// host, which then overlaps with the other chains' compiling and device work; the numbers are
+	// those of the steps one after another (the same graphs on the same inputs). Progress may then
+	// be called from several goroutines (never at once), and Results.StepGraphs stays empty (the
+	// graphs compiled cannot be told apart by step).
+	Overlap  bool
+	Progress func(Step) // see Step; may be nil
+}
+
+// reproduceStep is one step of Reproduce: after names the steps it waits for (Overlap); scan marks
+// the layer scan, without which the steps after it cannot run.
+type reproduceStep struct {
+	name  string
+	after []string
+	fn    func() error
 }
 
 // Reproduce runs every finding on the setting and writes into dir: ids.json (the token ids used),
@@ -117,9 +140,9 @@ type Options struct {
 // report.md again with the figure list. A figure that cannot be drawn (no ECharts, no node) is
 // recorded in FigureErrors and never loses the numbers; a finding that fails is recorded in Errors,
 // the others still run, and Reproduce returns an error naming the failed findings after writing
-// everything it has.
+// everything it has. Without a super-neuron layer (a failed scan) the findings that read it do not
+// run.
 func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) {
-	toy, progress := o.Toy, o.Progress
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -132,12 +155,14 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 	}
 	stopShare := func() {}
 	defer func() { stopShare() }() // drop the shared main-batch statistics
-	steps := []struct {
-		name string
-		fn   func() error
-	}{
-		{"super-neuron layer scan", func() error { return s.Resolve() }},
-		{"sink onset (Fig. 3)", func() (err error) {
+	defer s.ShareMainRun()         // drop the shared main-batch activations
+	const scan = "super-neuron layer scan"
+	before := *s
+	steps := []reproduceStep{
+		{scan, nil, func() error {
+			if err := s.Resolve(); err != nil {
+				return err
+			}
 			// Sink onset, disparity and effective rank reduce the main batch on the device: one run
 			// computes all three (one set of compiled graphs instead of three).
 			stop, err := s.ShareMainStatistics()
@@ -145,10 +170,6 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 				return err
 			}
 			stopShare = stop
-			r.Sink, err = RunSinkOnset(s)
-			return
-		}},
-		{"variance discrepancy (Fig. 4, toy)", func() (err error) {
 			// Figs. 4a and 7–9 and the QK lock read a few hook points each from the main batch: one
 			// shared run captures them all (one compiled graph instead of four).
 			names, err := s.MainCaptures()
@@ -156,45 +177,54 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 				return err
 			}
 			s.ShareMainRun(names...)
-			r.Variance, err = RunVariance(s, toy)
-			return
+			return nil
 		}},
-		{"W_O preservation (Fig. 7)", func() (err error) { r.WO, err = RunWOPreservation(s); return }},
-		{"super neurons (Fig. 8-10)", func() (err error) { r.Neurons, err = RunSuperNeurons(s, 5); return }},
-		{"dimension disparity (Table 1)", func() (err error) { r.Disparity, err = RunDisparity(s); return }},
-		{"QK lock (Fig. 12)", func() (err error) {
+		{"sink onset (Fig. 3)", []string{scan}, func() (err error) { r.Sink, err = RunSinkOnset(s); return }},
+		{"variance discrepancy (Fig. 4, toy)", []string{scan}, func() (err error) { r.Variance, err = RunVariance(s, o.Toy); return }},
+		{"W_O preservation (Fig. 7)", []string{"variance discrepancy (Fig. 4, toy)"}, func() (err error) { r.WO, err = RunWOPreservation(s); return }},
+		{"super neurons (Fig. 8-10)", []string{"W_O preservation (Fig. 7)"}, func() (err error) { r.Neurons, err = RunSuperNeurons(s, 5); return }},
+		{"dimension disparity (Table 1)", []string{"sink onset (Fig. 3)"}, func() (err error) { r.Disparity, err = RunDisparity(s); return }},
+		{"QK lock (Fig. 12)", []string{"dimension disparity (Table 1)", "super neurons (Fig. 8-10)"}, func() (err error) {
 			if r.QK, err = RunQKLockNext(s, r.Disparity); err == nil && r.QK == nil {
 				r.QKSkipped = fmt.Sprintf("the super-neuron layer %d is the last layer: no later attention layer to lock", s.NeuronLayer)
 			}
 			return
 		}},
-		{"effective rank (Fig. 21)", func() (err error) { r.Rank, err = RunEffectiveRank(s); return }},
-		{"interventions (Figs. 5-6)", func() (err error) {
-			if r.InterventionsSkipped = interventionsSkipped(s); r.InterventionsSkipped != "" {
+		{"effective rank (Fig. 21)", []string{"dimension disparity (Table 1)"}, func() (err error) { r.Rank, err = RunEffectiveRank(s); return }},
+		{"interventions (Figs. 5-6)", nil, func() (err error) {
+			// They read neither the neuron layer nor the shared runs: a copy of the setting made
+			// before the scan sets them (with Overlap the scan runs meanwhile).
+			if r.InterventionsSkipped = interventionsSkipped(&before); r.InterventionsSkipped != "" {
 				return nil
 			}
-			if r.Mask, err = RunMaskIntervention(s, MaskToken); err != nil {
+			if r.Mask, err = RunMaskIntervention(&before, MaskToken); err != nil {
 				return err
 			}
-			r.Amplification, err = RunAmplification(s, AmplificationFor(s.Model.Config.NLayers))
+			r.Amplification, err = RunAmplification(&before, AmplificationFor(s.Model.Config.NLayers))
 			return
 		}},
 	}
 	total := len(steps) + 1
-	defer s.ShareMainRun() // drop the shared main-batch activations
 	graphs0 := s.Model.Compilations()
-	r.StepGraphs = map[string]int{}
-	for i, st := range steps {
-		if progress != nil {
-			progress(Step{Name: st.name, Done: i, Of: total})
-		}
-		before := s.Model.Compilations()
-		err := st.fn()
-		r.StepGraphs[st.name] = s.Model.Compilations() - before
-		if err != nil {
-			r.Errors = append(r.Errors, fmt.Sprintf("%s: %v", st.name, err))
-			if i == 0 { // without a neuron layer nothing else can run
-				break
+	if o.Overlap {
+		r.Errors = runOverlapped(steps, scan, total, o.Progress)
+	} else {
+		r.StepGraphs = map[string]int{}
+		for i, st := range steps {
+			if o.Progress != nil {
+				o.Progress(Step{Name: st.name, Done: i, Of: total})
+			}
+			before, started := s.Model.Compilations(), time.Now()
+			err := st.fn()
+			r.StepGraphs[st.name] = s.Model.Compilations() - before
+			if o.Progress != nil {
+				o.Progress(Step{Name: st.name, Done: i + 1, Of: total, End: true, Seconds: time.Since(started).Seconds()})
+			}
+			if err != nil {
+				r.Errors = append(r.Errors, fmt.Sprintf("%s: %v", st.name, err))
+				if st.name == scan { // without a neuron layer nothing else can run
+					break
+				}
 			}
 		}
 	}
@@ -206,21 +236,86 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 	if err := writeResults(dir, r); err != nil {
 		return nil, err
 	}
-	if progress != nil {
-		progress(Step{Name: "figures", Done: len(steps), Of: total})
+	if o.Progress != nil {
+		o.Progress(Step{Name: "figures", Done: len(steps), Of: total})
 	}
 	writeFigures(dir, r, o.NoSVG)
 	r.Seconds = time.Since(r.Started).Seconds()
 	if err := writeResults(dir, r); err != nil {
 		return nil, err
 	}
-	if progress != nil {
-		progress(Step{Name: "done", Done: total, Of: total})
+	if o.Progress != nil {
+		o.Progress(Step{Name: "done", Done: total, Of: total})
 	}
 	if len(r.Errors) > 0 {
 		return r, fmt.Errorf("%d finding(s) failed (the others are in %s): %s", len(r.Errors), filepath.Join(dir, "results.json"), strings.Join(r.Errors, "; "))
 	}
 	return r, nil
+}
+
+// runOverlapped runs each step in its own goroutine once the steps it waits for have ended
+// (Options.Overlap) and returns the failures in the steps' order. When the scan fails, the steps
+// after it (directly or not) do not run. progress is called under a lock.
+func runOverlapped(steps []reproduceStep, scan string, total int, progress func(Step)) []string {
+	done := make(map[string]chan struct{}, len(steps))
+	for _, st := range steps {
+		done[st.name] = make(chan struct{})
+	}
+	errs := make([]error, len(steps))
+	needsScan := make(map[string]bool) // the scan's step, or a step after it
+	for _, st := range steps {         // steps wait only for earlier steps
+		needsScan[st.name] = st.name == scan
+		for _, a := range st.after {
+			needsScan[st.name] = needsScan[st.name] || needsScan[a]
+		}
+	}
+	var mu sync.Mutex // guards finished and the progress calls
+	finished := 0
+	report := func(st Step) {
+		mu.Lock()
+		defer mu.Unlock()
+		if st.End {
+			finished++
+		}
+		st.Done, st.Of = finished, total
+		if progress != nil {
+			progress(st)
+		}
+	}
+	scanFailed := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, st := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[st.name])
+			for _, a := range st.after {
+				<-done[a]
+			}
+			if st.name != scan && needsScan[st.name] {
+				select {
+				case <-scanFailed:
+					return // without a neuron layer it cannot run
+				default:
+				}
+			}
+			report(Step{Name: st.name})
+			started := time.Now()
+			errs[i] = st.fn()
+			report(Step{Name: st.name, End: true, Seconds: time.Since(started).Seconds()})
+			if errs[i] != nil && st.name == scan {
+				close(scanFailed)
+			}
+		}()
+	}
+	wg.Wait()
+	var out []string
+	for i, err := range errs {
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", steps[i].name, err))
+		}
+	}
+	return out
 }
 
 // writeIDs writes ids.json and records the batches in r.Inputs.
