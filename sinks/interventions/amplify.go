@@ -175,11 +175,11 @@ func Sweep(m *transformer.Model, tokens [][]int, a Amplification, mu *Mean, batc
 	res := &AmplificationResult{Amplification: a, Sequences: len(tokens), SeqLen: T}
 	var rest time.Duration
 	for arm, c := range [][]float32{centre, zeros} {
-		before := m.Compilations()
+		built := 0 // graphs this arm's runs compiled
 		scores := make([]float64, len(a.Lambdas))
 		for i, lambda := range a.Lambdas {
 			start := time.Now()
-			s, err := observedScore(m, tokens, a, batch, a.options(T, H, dh, lambda, c))
+			s, err := observedScore(m, tokens, a, batch, append(a.options(T, H, dh, lambda, c), transformer.CountCompiled(&built)))
 			if err != nil {
 				return nil, fmt.Errorf("%s, λ %g: %w", a, lambda, err)
 			}
@@ -191,9 +191,9 @@ func Sweep(m *transformer.Model, tokens [][]int, a Amplification, mu *Mean, batc
 			}
 		}
 		if arm == 0 {
-			res.Centred, res.CompilationsCentred = scores, m.Compilations()-before
+			res.Centred, res.CompilationsCentred = scores, built
 		} else {
-			res.Control, res.CompilationsControl = scores, m.Compilations()-before
+			res.Control, res.CompilationsControl = scores, built
 		}
 	}
 	if n := 2*len(a.Lambdas) - 1; n > 0 {

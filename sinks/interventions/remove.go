@@ -98,14 +98,14 @@ func Remove(m *transformer.Model, inputs, labels [][]int, r Removal, mu *Mean, b
 	}
 	H, dh := mu.Heads, mu.HeadDim
 	res := &RemovalResult{Removal: r, Sequences: len(inputs), SeqLen: T}
-	before := m.Compilations()
+	built := 0 // graphs the runs compiled
 	for arm, c := range [][]float32{mu.Data, make([]float32, len(mu.Data))} {
 		out := &res.Centred
 		if arm == 1 {
 			out = &res.Control
 		}
 		for _, lambda := range r.Lambdas {
-			opts := scaleOptions(r.Point, cfg.NLayers, T, H, dh, r.Layers, r.Positions, lambda, c)
+			opts := append(scaleOptions(r.Point, cfg.NLayers, T, H, dh, r.Layers, r.Positions, lambda, c), transformer.CountCompiled(&built))
 			loss, acc, attn, err := lossAndAttention(m, inputs, labels, r.Positions, batch, opts)
 			if err != nil {
 				return nil, fmt.Errorf("%s, λ %g: %w", r, lambda, err)
@@ -113,7 +113,7 @@ func Remove(m *transformer.Model, inputs, labels [][]int, r Removal, mu *Mean, b
 			out.Loss, out.Accuracy, out.Attention = append(out.Loss, loss), append(out.Accuracy, acc), append(out.Attention, attn)
 		}
 	}
-	res.Compilations = m.Compilations() - before
+	res.Compilations = built
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }
@@ -279,8 +279,9 @@ func SweepPositions(m *transformer.Model, tokens [][]int, a Amplification, posit
 	H, dh, lambda := mu.Heads, mu.HeadDim, a.Lambdas[0]
 	centre := mu.Data[:a.Observe*H*dh] // [Observe, h, dh]
 	res := &PositionSweep{Amplification: a, Positions: append([]int(nil), positions...)}
-	before := m.Compilations()
-	plain, err := observedColumns(m, tokens, a.Observe, batch, a.options(T, H, dh, 1, centre))
+	built := 0 // graphs the runs compiled
+	count := transformer.CountCompiled(&built)
+	plain, err := observedColumns(m, tokens, a.Observe, batch, append(a.options(T, H, dh, 1, centre), count))
 	if err != nil {
 		return nil, fmt.Errorf("position sweep, unmodified run: %w", err)
 	}
@@ -289,7 +290,7 @@ func SweepPositions(m *transformer.Model, tokens [][]int, a Amplification, posit
 		for arm, c := range [][]float32{centre, make([]float32, len(centre))} {
 			b := a
 			b.Position = k
-			cols, err := observedColumns(m, tokens, a.Observe, batch, b.options(T, H, dh, lambda, c))
+			cols, err := observedColumns(m, tokens, a.Observe, batch, append(b.options(T, H, dh, lambda, c), count))
 			if err != nil {
 				return nil, fmt.Errorf("position sweep, %s: %w", b, err)
 			}
@@ -300,7 +301,7 @@ func SweepPositions(m *transformer.Model, tokens [][]int, a Amplification, posit
 			}
 		}
 	}
-	res.Compilations = m.Compilations() - before
+	res.Compilations = built
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }

@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -10,8 +11,8 @@ import (
 
 // Runs called from several goroutines at once return what the same runs return one after another,
 // bit for bit (the same compiled graphs on the same backend), whole and stage by stage; each graph
-// is built once however many runs ask for it at the same time, and each run counts the graphs it
-// built itself (RunStat.Compiled sums to Compilations).
+// is built once however many runs ask for it at the same time, and counted once over the runs
+// (RunStat.Compiled and CountCompiled sum to Compilations).
 func TestConcurrentRunsMatchSequential(t *testing.T) {
 	cfg := tinyConfig()
 	toks := seqs(3, 9, cfg.VocabSize)
@@ -55,12 +56,13 @@ func TestConcurrentRunsMatchSequential(t *testing.T) {
 			const copies = 3
 			got := make([]*Result, len(runs)*copies)
 			errs := make([]error, len(got))
+			counted := make([]int, len(got)) // CountCompiled, per run
 			var wg sync.WaitGroup
 			for k := range got {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					got[k], errs[k] = m.Run(toks, runs[k%len(runs)]...)
+					got[k], errs[k] = m.Run(toks, slices.Concat(runs[k%len(runs)], []Option{CountCompiled(&counted[k])})...)
 				}()
 			}
 			wg.Wait()
@@ -70,8 +72,12 @@ func TestConcurrentRunsMatchSequential(t *testing.T) {
 				}
 				sameResult(t, fmt.Sprintf("run %d", k), want[k%len(runs)], r)
 			}
-			if n := m.Compilations(); n != seq.Compilations() || compiled != n {
-				t.Errorf("concurrent runs built %d graphs and counted %d in their RunStats; one after another %d", n, compiled, seq.Compilations())
+			sum := 0
+			for _, n := range counted {
+				sum += n
+			}
+			if n := m.Compilations(); n != seq.Compilations() || compiled != n || sum != n {
+				t.Errorf("concurrent runs built %d graphs, counted %d in their RunStats and %d with CountCompiled; one after another %d", n, compiled, sum, seq.Compilations())
 			}
 		})
 	}

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync/atomic"
 
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -64,7 +63,7 @@ type stageExec struct {
 	capture []string
 	logits  bool
 	layout  outLayout // the reductions, hooks relative to the stage
-	builds  atomic.Int64
+	builds  buildCount
 	lastUse int // m.clock of the last run using it (m.mu)
 	users   int // runs using it now (m.mu); never evicted while > 0
 }
@@ -344,7 +343,7 @@ func (m *Model) stage(pl *runPlan, s stage, req *stageRequest, clock int) (*stag
 	withLogits := s.kind == stageFinal && !pl.noLogits
 	fn := func(inputs []*Node) []*Node {
 		m.compiles.Add(1) // once per graph build
-		se.builds.Add(1)
+		se.builds.add()
 		p := &pass{
 			cfg:      cfg,
 			g:        inputs[0].Graph(),

@@ -70,6 +70,7 @@ type runConfig struct {
 	mask     *tensors.Tensor
 	noLogits bool
 	bf16     bool // captures leave the device in bfloat16 (CaptureInBF16)
+	compiled *int // CountCompiled
 }
 
 // Capture selects hook points to materialise in the run's Cache, by name or glob. Only selected points
@@ -212,6 +213,19 @@ func CaptureInBF16() Option {
 	}
 }
 
+// CountCompiled adds to *n the number of graphs built and compiled for the run (RunStat.Compiled):
+// a count of one caller's runs that runs from other goroutines do not disturb, as they do a
+// difference of Model.Compilations (a graph two runs waited for counts for one of them).
+func CountCompiled(n *int) Option {
+	return func(r *runConfig) error {
+		if n == nil {
+			return fmt.Errorf("CountCompiled: nil counter")
+		}
+		r.compiled = n
+		return nil
+	}
+}
+
 // NoLogits skips the unembedding: the Result has no logits (useful when only the cache is needed).
 func NoLogits() Option {
 	return func(r *runConfig) error {
@@ -298,6 +312,9 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 	} else {
 		res, err = m.runWhole(pl)
 	}
+	if rc.compiled != nil {
+		*rc.compiled += pl.stat.Compiled
+	}
 	if observe != nil && err == nil {
 		observe(pl.stat)
 	}
@@ -311,7 +328,7 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 type RunStat struct {
 	Batch, SeqLen int
 	Started       time.Time // when Run was called
-	Compiled      int       // graphs this run built and compiled (0: every graph was reused or built by another run)
+	Compiled      int       // graphs built and compiled for this run (one built while several runs waited for it counts for one of them)
 	Calls         int       // compiled graphs executed (1, or one per stage when layered)
 	CallSeconds   float64   // in the device calls
 	CopySeconds   float64   // reading the outputs to the host
@@ -327,12 +344,32 @@ func (m *Model) ObserveRuns(fn func(RunStat)) {
 	m.observe = fn
 }
 
-// timedCall runs a compiled graph and adds its time to the plan's statistics, and the graphs the
-// call built (the growth of builds, the graph's build counter) to its compilations.
-func (pl *runPlan) timedCall(builds *atomic.Int64, call func() ([]*tensors.Tensor, error)) ([]*tensors.Tensor, error) {
-	start, built := time.Now(), builds.Load()
+// buildCount counts the graphs built for one Exec (one per input shape) and which runs have
+// counted them: a graph built while two runs waited for it is counted once, by one of them.
+type buildCount struct{ built, counted atomic.Int64 }
+
+// add records a graph build (the graph function calls it).
+func (b *buildCount) add() { b.built.Add(1) }
+
+// claim returns the builds no run has counted yet and marks them counted.
+func (b *buildCount) claim() int {
+	for {
+		c, n := b.counted.Load(), b.built.Load()
+		if n == c {
+			return 0
+		}
+		if b.counted.CompareAndSwap(c, n) {
+			return int(n - c)
+		}
+	}
+}
+
+// timedCall runs a compiled graph and adds its time to the plan's statistics, and the graphs built
+// for the call that no other run has counted to its compilations.
+func (pl *runPlan) timedCall(builds *buildCount, call func() ([]*tensors.Tensor, error)) ([]*tensors.Tensor, error) {
+	start := time.Now()
 	outs, err := call()
-	pl.stat.Compiled += int(builds.Load() - built)
+	pl.stat.Compiled += builds.claim()
 	pl.stat.Calls++
 	pl.stat.CallSeconds += time.Since(start).Seconds()
 	return outs, err
@@ -545,8 +582,8 @@ func (m *Model) Compilations() int {
 type runExec struct {
 	*model.Exec
 	layout *outLayout
-	builds atomic.Int64 // graphs built (one per input shape)
-	users  int          // runs using it now (m.mu); never evicted while > 0
+	builds buildCount // graphs built (one per input shape)
+	users  int        // runs using it now (m.mu); never evicted while > 0
 }
 
 // outLayout is where a graph's reduction outputs are, recorded by the graph function when it builds.
@@ -582,7 +619,7 @@ func (m *Model) newExec(capture []string, hooks map[string][]Hook, reduce map[st
 	exec := &runExec{layout: &outLayout{}}
 	fn := func(scope *model.Scope, inputs []*Node) []*Node {
 		m.compiles.Add(1) // once per graph build
-		exec.builds.Add(1)
+		exec.builds.add()
 		// Weights enter the graph as parameters, never as constants. GoMLX embeds variables as
 		// constants on a backend that prefers them (the pure-Go one) unless the graph is marked as
 		// training, and then every compiled graph (one per capture set, hook set and batch shape) holds
