@@ -105,7 +105,9 @@ func cmdReproduce(args []string) error {
 		return err
 	}
 	overlapOn := overlap == "on" || (overlap == "auto" && be.Name() == "xla")
-	p.DeferScan = overlapOn // Reproduce scans beside the interventions
+	// Reproduce scans, in the run that also computes sink onset, disparity and effective rank
+	// (beside the interventions with --overlap).
+	p.DeferScan = true
 	s, desc, _, err := findings.Prepare(be, *source, p)
 	if err != nil {
 		return err
@@ -115,17 +117,10 @@ func cmdReproduce(args []string) error {
 		desc.Backend += ", compiled for latency (" + strings.Join(latency, " ") + "; --autotune to tune)"
 	}
 	if tr != nil {
-		if p.DeferScan {
-			tr.span("prepare (loading, batches)")
-		} else {
-			tr.span("prepare (loading, batches, layer scan)")
-		}
+		tr.span("prepare (loading, batches)")
 	}
 	fmt.Fprintln(stdout, desc.Backend)
 	fmt.Fprintf(stdout, "model: %s\nmain batch: %s\nrandom batch: %s\n", desc.Model, desc.Main, desc.Random)
-	if s.Scan != nil {
-		fmt.Fprintf(stdout, "super-neuron layer: %d (scanned; --layer N to choose)\n", s.NeuronLayer)
-	}
 	dir := *out
 	if dir == "" {
 		dir = filepath.Join("out", "reproduce", safeName(*source))
@@ -169,7 +164,7 @@ func cmdReproduce(args []string) error {
 		_ = bar.Finish()
 	}
 	if res != nil {
-		if p.DeferScan && res.Scan != nil {
+		if res.Scan != nil {
 			fmt.Fprintf(stdout, "super-neuron layer: %d (scanned; --layer N to choose)\n", res.NeuronLayer)
 		}
 		fmt.Fprintf(stdout, "\n%s", findings.Report(res))

@@ -15,27 +15,17 @@ import (
 // leaves the device instead of [b, T, f]), and the host adds sequences up in float64. The result
 // maps each matched hook name to its contrast.
 func ActivationContrasts(m *transformer.Model, tokens [][]int, batch int, pattern string, topK int) (map[string]*metrics.Contrast, error) {
-	const id = "first-token-contrast"
 	if len(tokens) == 0 || len(tokens[0]) < 2 {
 		return nil, fmt.Errorf("devstats.ActivationContrasts: need at least one sequence of at least 2 tokens")
 	}
 	T := len(tokens[0])
-	r := transformer.Reduction{Point: pattern, ID: id, Fn: func(_ *transformer.HookContext, x *Node) []*Node {
-		if x.Rank() != 3 {
-			panic(fmt.Sprintf("the contrast needs an activation [b, p, f], got shape %s", x.Shape()))
-		}
-		a := Abs(x)                                                            // [b, p, f]
-		first := Squeeze(Slice(a, AxisRange(), AxisElem(0), AxisRange()), 1)   // [b, f]
-		rest := ReduceSum(Slice(a, AxisRange(), AxisRange(1), AxisRange()), 1) // [b, f]
-		return []*Node{first, rest}
-	}}
 	type acc struct{ first, rest []float64 }
 	accs := map[string]*acc{}
 	n := 0
-	err := microBatches(m, tokens, batch, []transformer.Reduction{r}, nil, func(res *transformer.Result, real int) error {
-		for name, outs := range res.Reduced[id] {
+	err := microBatches(m, tokens, batch, ActivationContrastReductions(pattern), nil, func(res *transformer.Result, real int) error {
+		for name, outs := range res.Reduced[contrastID] {
 			if len(outs) != 2 || len(outs[0].Shape) != 2 {
-				return fmt.Errorf("reduction %q at %s: want two [b, f] outputs, got %d", id, name, len(outs))
+				return fmt.Errorf("reduction %q at %s: want two [b, f] outputs, got %d", contrastID, name, len(outs))
 			}
 			F := outs[0].Shape[1]
 			a := accs[name]
@@ -69,4 +59,21 @@ func ActivationContrasts(m *transformer.Model, tokens [][]int, batch int, patter
 		out[name] = c
 	}
 	return out, nil
+}
+
+// contrastID names ActivationContrasts' reduction.
+const contrastID = "first-token-contrast"
+
+// ActivationContrastReductions are the reductions ActivationContrasts runs at pattern (see Share):
+// per sequence, |a| at token 0 and |a| summed over tokens 1..T−1, [b, f] each.
+func ActivationContrastReductions(pattern string) []transformer.Reduction {
+	return []transformer.Reduction{{Point: pattern, ID: contrastID, Fn: func(_ *transformer.HookContext, x *Node) []*Node {
+		if x.Rank() != 3 {
+			panic(fmt.Sprintf("the contrast needs an activation [b, p, f], got shape %s", x.Shape()))
+		}
+		a := Abs(x)                                                            // [b, p, f]
+		first := Squeeze(Slice(a, AxisRange(), AxisElem(0), AxisRange()), 1)   // [b, f]
+		rest := ReduceSum(Slice(a, AxisRange(), AxisRange(1), AxisRange()), 1) // [b, f]
+		return []*Node{first, rest}
+	}}}
 }

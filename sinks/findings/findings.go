@@ -265,7 +265,7 @@ func ScanNeurons(s *Setting) (*NeuronScan, error) {
 	// The contrast is reduced on the device (devstats; metrics.ActivationContrast is its host
 	// reference): [b, f] per layer leaves it instead of every layer's [b, T, f] FFN activation
 	// (1.8 GB for Llama-2-7B's 32 layers over 20 × 64 tokens).
-	cons, err := devstats.ActivationContrasts(s.Model, s.Main, s.batch(), "blocks.*.mlp.hook_post", 1)
+	cons, err := devstats.ActivationContrasts(s.Model, s.Main, s.batch(), scanPoint, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -298,6 +298,9 @@ func ScanNeurons(s *Setting) (*NeuronScan, error) {
 	}
 	return scan, nil
 }
+
+// scanPoint is where ScanNeurons reads every layer's FFN activation (the W_down inputs).
+const scanPoint = "blocks.*.mlp.hook_post"
 
 // SinkOnset is paper Fig. 3 plus Gu et al.'s sink scores.
 type SinkOnset struct {
@@ -537,11 +540,15 @@ func RunDisparity(s *Setting) (*Disparity, error) {
 	}
 	L := s.Model.Config.NLayers
 	next := nl + 1
-	points := disparityPoints(L, nl)
-	post, norm := points[1], points[2]
+	post, norm := fmt.Sprintf("blocks.%d.hook_resid_post", nl), "ln_final.hook_normalized"
+	if next < L {
+		norm = fmt.Sprintf("blocks.%d.ln1.hook_normalized", next)
+	}
 	// Every statistic here reads token 0 only: the activations are sliced at position 0 on the device
 	// (devstats.AtPosition), 1/T of the transfer, and the host functions run on [b, 1, d] unchanged.
-	at0, err := devstats.AtPosition(s.Model, s.Main, s.batch(), 0, points...)
+	// Every layer's points are sliced, not only the neuron layer's: the run does not depend on the
+	// layer scan, so Reproduce's shared run computes it with the scan's statistics (a few MB more).
+	at0, err := devstats.AtPosition(s.Model, s.Main, s.batch(), 0, disparityPoints...)
 	if err != nil {
 		return nil, err
 	}
@@ -574,31 +581,24 @@ func RunDisparity(s *Setting) (*Disparity, error) {
 	return d, nil
 }
 
-// disparityPoints are the hook points RunDisparity reads at token 0: every layer's input, the output
-// of the neuron layer nl and the input norm after it (the final norm after the last layer).
-func disparityPoints(L, nl int) []string {
-	norm := "ln_final.hook_normalized"
-	if nl+1 < L {
-		norm = fmt.Sprintf("blocks.%d.ln1.hook_normalized", nl+1)
-	}
-	return []string{"blocks.*.hook_resid_pre", fmt.Sprintf("blocks.%d.hook_resid_post", nl), norm}
-}
+// disparityPoints are the hook points RunDisparity slices at token 0: every layer's input, output
+// and normalised attention input, and the final norm's output (it reads the neuron layer's output,
+// the next norm and every layer's input).
+var disparityPoints = []string{"blocks.*.hook_resid_pre", "blocks.*.hook_resid_post", "blocks.*.ln1.hook_normalized", "ln_final.hook_normalized"}
 
-// ShareMainStatistics makes RunSinkOnset, RunDisparity and RunEffectiveRank read one run of the
-// main batch that computes all their statistics on the device (devstats.Share; Reproduce calls it)
-// instead of a run each: on a GPU each run compiles its own graphs, about a second per stage graph
-// of a 7B model. The neuron layer must be known (RunDisparity's points depend on it). The values
-// are those of separate runs; stop drops the shared run's outputs.
-func (s *Setting) ShareMainStatistics() (stop func(), err error) {
-	nl, err := s.neuronLayer()
-	if err != nil {
-		return nil, err
-	}
+// ShareMainStatistics makes ScanNeurons (through Resolve), RunSinkOnset, RunDisparity and
+// RunEffectiveRank read one run of the main batch that computes all their statistics on the device
+// (devstats.Share; Reproduce calls it) instead of a run each: on a GPU each run compiles its own
+// graphs, about a second per stage graph of a 7B model, and stage by stage every block asks the
+// same of its hook points, so the run compiles one block graph for all layers. It needs no neuron
+// layer. The values are those of separate runs; stop drops the shared run's outputs.
+func (s *Setting) ShareMainStatistics() (stop func()) {
 	var rs []transformer.Reduction
+	rs = append(rs, devstats.ActivationContrastReductions(scanPoint)...)
 	rs = append(rs, devstats.SinkOnsetReductions(0)...)
-	rs = append(rs, devstats.AtPositionReductions(0, disparityPoints(s.Model.Config.NLayers, nl)...)...)
+	rs = append(rs, devstats.AtPositionReductions(0, disparityPoints...)...)
 	rs = append(rs, devstats.EffectiveRankReductions(rankPoints...)...)
-	return devstats.Share(s.Model, s.Main, s.batch(), rs...), nil
+	return devstats.Share(s.Model, s.Main, s.batch(), rs...)
 }
 
 // rankPoints are RunEffectiveRank's hook points: every layer's input, then the final norm's output.

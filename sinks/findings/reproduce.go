@@ -160,16 +160,12 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 	before := *s
 	steps := []reproduceStep{
 		{scan, nil, func() error {
+			// The layer scan, sink onset, disparity and effective rank reduce the main batch on the
+			// device: one run, the scan's, computes all four (one set of compiled graphs, not four).
+			stopShare = s.ShareMainStatistics()
 			if err := s.Resolve(); err != nil {
 				return err
 			}
-			// Sink onset, disparity and effective rank reduce the main batch on the device: one run
-			// computes all three (one set of compiled graphs instead of three).
-			stop, err := s.ShareMainStatistics()
-			if err != nil {
-				return err
-			}
-			stopShare = stop
 			// Figs. 4a and 7–9 and the QK lock read a few hook points each from the main batch: one
 			// shared run captures them all (one compiled graph instead of four).
 			names, err := s.MainCaptures()
