@@ -10,8 +10,9 @@
 # paper-152m (batch 8 × 1024). `workflow` times the 7B workflow: a Llama-2-7B-shaped random
 # checkpoint (bf16, 3 shards, written there by scripts/make_random_llama.py), the PyTorch twin
 # (scripts/reproduce_twin.py: the same inputs with transformers), `sinkscope reproduce --bf16
-# --bf16-products --trace` (bfloat16 products, as the twin; --layered=auto and compiled for latency,
-# the defaults) twice, the twin again, then with float32 products, and with XLA's GEMM autotuning
+# --bf16-products --trace` (bfloat16 products, as the twin; the defaults: --overlap=auto,
+# --layered=auto, compiled for latency, GPU memory on demand) twice, the twin again, then with the
+# steps one after another (--overlap=off), with float32 products, and with XLA's GEMM autotuning
 # (--autotune) and no tuning cache; each with its peak GPU memory from nvidia-smi sampled every
 # 100 ms. `profile` dumps the compiled training step of sinkscope and of the JAX twin (gpu-28m, XLA's --xla_dump_to)
 # and times both programs' GPU kernels the same way (scripts/profile_hlo.py). Carry: gpucarry.
@@ -73,9 +74,10 @@ unset XLA_FLAGS; export HOME=/tmp/home-bench; mkdir -p \$HOME   # no XLA tuning 
 rep() { local name=\$1; shift; echo "== sinkscope reproduce \$*"
   peak gpucarry/sinkscope reproduce --model /tmp/llama7b --svg=false --trace --out /tmp/rep-\$name "\$@"; }
 echo "== PyTorch twin"; peak /opt/torch/.venv/bin/python scripts/reproduce_twin.py /tmp/llama7b
-rep first --bf16 --bf16-products    # the defaults: --layered=auto, compiled for latency
+rep first --bf16 --bf16-products    # the defaults: --overlap, --layered=auto, compiled for latency, memory on demand
 rep again --bf16 --bf16-products
 echo "== PyTorch twin again"; peak /opt/torch/.venv/bin/python scripts/reproduce_twin.py /tmp/llama7b
+rep seq --bf16 --bf16-products --overlap=off   # the steps one after another
 rep f32 --bf16                      # float32 products
 rep autotune --bf16 --bf16-products --autotune   # XLA's GEMM tuning, cache empty
 tail -3 /tmp/rep-first/report.md; grep -o '"graphs_compiled":[^,]*' /tmp/rep-first/results.json

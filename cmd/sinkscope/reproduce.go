@@ -100,6 +100,11 @@ func cmdReproduce(args []string) error {
 		tr = newRunTrace(os.Stderr, start)
 		p.ObserveRuns = tr.observe
 	}
+	// GPU memory as buffers need it: XLA's default pool held 3 GB more on a 7B model (BENCHMARKS.md).
+	alloc, err := backend.AllocateOnDemand()
+	if err != nil {
+		return err
+	}
 	be, err := backend.New()
 	if err != nil {
 		return err
@@ -115,6 +120,9 @@ func cmdReproduce(args []string) error {
 	fmt.Fprintf(os.Stderr, "prepared (model loaded, batches built) in %.1fs\n", time.Since(start).Seconds())
 	if len(latency) > 0 && s.Model.Backend.Name() == "xla" {
 		desc.Backend += ", compiled for latency (" + strings.Join(latency, " ") + "; --autotune to tune)"
+	}
+	if alloc != "" {
+		desc.Backend += ", GPU memory taken on demand (" + alloc + " added to $" + backend.EnvVar + "; give an allocator there to choose another)"
 	}
 	if tr != nil {
 		tr.span("prepare (loading, batches)")

@@ -120,3 +120,31 @@ func TestCompileForLatency(t *testing.T) {
 		t.Errorf("from empty: added %v, XLA_FLAGS %q", added, os.Getenv("XLA_FLAGS"))
 	}
 }
+
+// AllocateOnDemand adds the on-demand allocator to an XLA CUDA configuration only, once, and never
+// over an allocator the user chose.
+func TestAllocateOnDemand(t *testing.T) {
+	for in, want := range map[string]string{
+		"xla:cuda":                              "xla:cuda,allocator=cuda_async",
+		"xla:cuda,notf32":                       "xla:cuda,notf32,allocator=cuda_async",
+		"xla:/opt/p/xla_cuda_plugin.so":         "xla:/opt/p/xla_cuda_plugin.so,allocator=cuda_async",
+		"xla:cuda,allocator=bfc":                "xla:cuda,allocator=bfc",
+		"xla:cpu":                               "xla:cpu",
+		"go":                                    "go",
+		"":                                      "",
+		"go:parallelism=2":                      "go:parallelism=2",
+		"xla:/opt/p/pjrt_c_api_cpu_plugin.so,x": "xla:/opt/p/pjrt_c_api_cpu_plugin.so,x",
+	} {
+		t.Setenv(EnvVar, in)
+		added, err := AllocateOnDemand()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := os.Getenv(EnvVar); got != want || (added != "") != (in != want) {
+			t.Errorf("%q: %s=%q (added %q), want %q", in, EnvVar, got, added, want)
+		}
+		if again, _ := AllocateOnDemand(); again != "" {
+			t.Errorf("%q: a second call added %q", in, again)
+		}
+	}
+}
