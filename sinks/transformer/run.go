@@ -500,11 +500,20 @@ func (res *Result) collect(cfg *Config, outs []*tensors.Tensor, capture []string
 	if len(outs) != want {
 		return fmt.Errorf("the run returned %d outputs, want %d (%d captures, logits %v, %d reductions)", len(outs), want, len(capture), withLogits, len(slots))
 	}
-	for i, n := range capture {
-		a, err := toActivation(n, outs[i], cfg)
-		if err != nil {
-			return err
+	// Every output is read to the host at once (readOutputs), then filed by name.
+	acts, err := readOutputs(outs)
+	if err != nil {
+		return err
+	}
+	named := func(a *Activation, name string) *Activation {
+		a.Name = name
+		if hp, ok := cfg.HookPointByName(name); ok {
+			a.Dims = hp.Dims
 		}
+		return a
+	}
+	for i, n := range capture {
+		a := named(acts[i], n)
 		if bf16 {
 			a.Rounded = "bfloat16"
 		}
@@ -512,11 +521,7 @@ func (res *Result) collect(cfg *Config, outs []*tensors.Tensor, capture []string
 	}
 	next := len(capture)
 	if withLogits {
-		a, err := toActivation("logits", outs[next], cfg)
-		if err != nil {
-			return err
-		}
-		res.Logits = a
+		res.Logits = named(acts[next], "logits")
 		next++
 	}
 	for _, slot := range slots {
@@ -530,21 +535,73 @@ func (res *Result) collect(cfg *Config, outs []*tensors.Tensor, capture []string
 		}
 		hook := name(slot.hook)
 		for i := 0; i < slot.n; i++ {
-			t := outs[next]
+			a := acts[next] // the reduction's own shape, no hook dims
+			a.Name = hook
 			next++
-			a := &Activation{Name: hook, Shape: append([]int(nil), t.Shape().Dimensions...)} // the reduction's own shape
-			if t.DType() == dtypes.Float64 {
-				a.Data64 = tensors.MustCopyFlatData[float64](t)
-			} else {
-				var err error
-				if a.Data, err = toFloat32(t); err != nil {
-					return fmt.Errorf("reduction %q at %s, output %d: %w", slot.id, hook, i, err)
-				}
-			}
 			byHook[hook] = append(byHook[hook], a)
 		}
 	}
 	return nil
+}
+
+// readWorkers bounds the outputs read to the host at the same time.
+const readWorkers = 8
+
+// readOutputs reads a run's outputs to the host, several at once: on a GPU each read waits for its
+// device-to-host copy, and reading them one after another leaves the bus idle between copies.
+// Float64 outputs stay float64 (Activation.Data64), the others become float32 (Data).
+func readOutputs(outs []*tensors.Tensor) ([]*Activation, error) {
+	acts := make([]*Activation, len(outs))
+	errs := make([]error, len(outs))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(readWorkers, len(outs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				t := outs[i]
+				a := &Activation{Shape: append([]int(nil), t.Shape().Dimensions...)}
+				if t.DType() == dtypes.Float64 {
+					a.Data64, errs[i] = tensors.CopyFlatData[float64](t)
+				} else {
+					a.Data, errs[i] = hostFloat32(t)
+				}
+				acts[i] = a
+			}
+		}()
+	}
+	for i := range outs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("reading output %d (%s): %w", i, outs[i].Shape(), err)
+		}
+	}
+	return acts, nil
+}
+
+// hostFloat32 copies an output to a new float32 Go slice. A float32 output held on the device only
+// is read straight into the slice, one copy: tensors.CopyFlatData would fill the tensor's own host
+// copy first and then copy that.
+func hostFloat32(t *tensors.Tensor) ([]float32, error) {
+	if t.DType() == dtypes.Float32 && !t.IsLocal() && t.IsOnAnyDevice() {
+		if be, err := t.Backend(); err == nil {
+			if dev, err := t.Device(); err == nil {
+				if buf, err := t.Buffer(be, dev); err == nil {
+					out := make([]float32, t.Size())
+					if err := buf.ToFlatData(out); err != nil {
+						return nil, err
+					}
+					return out, nil
+				}
+			}
+		}
+	}
+	return toFloat32(t)
 }
 
 // maxExecs bounds the number of distinct run structures whose compiled graphs a model keeps.
@@ -736,18 +793,6 @@ func (m *Model) tokensTensor(tokens [][]int) (*tensors.Tensor, error) {
 		}
 	}
 	return tensors.FromFlatDataAndDimensions(flat, len(tokens), T), nil
-}
-
-func toActivation(name string, t *tensors.Tensor, cfg *Config) (*Activation, error) {
-	data, err := toFloat32(t)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	a := &Activation{Name: name, Shape: append([]int(nil), t.Shape().Dimensions...), Data: data}
-	if hp, ok := cfg.HookPointByName(name); ok {
-		a.Dims = hp.Dims
-	}
-	return a, nil
 }
 
 // sortedNames is used by Cache.Names.
