@@ -114,20 +114,19 @@ type Step struct {
 type Options struct {
 	Toy   bool // also run the random-init toy block
 	NoSVG bool // skip the SVG files (they need node); HTML files are always attempted
-	// Overlap runs the findings that do not depend on each other at the same time, in three
-	// chains: the layer scan, then sink onset, disparity and effective rank (one shared run), and
-	// the variance, W_O and super-neuron findings (another); the interventions beside both; the QK
-	// lock after the first two. On a GPU most of a large model's time is compiling graphs on the
-	// host, which then overlaps with the other chains' compiling and device work; the numbers are
-	// those of the steps one after another (the same graphs on the same inputs). Progress may then
-	// be called from several goroutines (never at once), and Results.StepGraphs stays empty (the
-	// graphs compiled cannot be told apart by step).
+	// Overlap runs the findings that do not depend on each other at the same time: the layer scan
+	// (whose run also computes sink onset, disparity and effective rank) beside the interventions,
+	// then the variance, W_O and super-neuron findings (one shared capture run) beside the read-outs
+	// of the scan's statistics, and the QK lock after both. On a GPU most of a large model's time is
+	// compiling graphs on the host, which then overlaps with the other steps' compiling and device
+	// work; the numbers are those of the steps one after another (the same graphs on the same
+	// inputs). Progress may then be called from several goroutines (never at once), and
+	// Results.StepGraphs stays empty (the graphs compiled cannot be told apart by step).
 	Overlap  bool
 	Progress func(Step) // see Step; may be nil
 }
 
-// reproduceStep is one step of Reproduce: after names the steps it waits for (Overlap); scan marks
-// the layer scan, without which the steps after it cannot run.
+// reproduceStep is one step of Reproduce; after names the steps it waits for (Options.Overlap).
 type reproduceStep struct {
 	name  string
 	after []string
