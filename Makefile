@@ -30,9 +30,12 @@ vet:
 # All Go tests: unit tests, the seeded fuzz corpora, the parity tests against transformers, and every
 # notebook executed headless through Jupyter and the GoNB kernel, exported to HTML and opened in
 # headless Chromium (SINKSCOPE_REQUIRE_NOTEBOOKS=1 turns a missing tool into a failure, not a skip).
-# Then a short real fuzzing pass of every fuzz target (scripts/fuzz.sh, FUZZTIME=5s each).
+# Then the tests of concurrent runs again under the race detector (checkptr off: the pure-Go
+# backend's assembly trips it), and a short real fuzzing pass of every fuzz target (scripts/fuzz.sh,
+# FUZZTIME=5s each).
 test: setup vet
 	@$(ENV) SINKSCOPE_REQUIRE_NOTEBOOKS=1 go test -count=1 -timeout 60m ./...
+	@$(ENV) go test -count=1 -race -gcflags=all=-d=checkptr=0 -run 'TestConcurrent|TestRunOverlapped|TestReproduceLayeredMatchesWhole' ./sinks/transformer/ ./sinks/findings/
 	@scripts/fuzz.sh
 
 bench:

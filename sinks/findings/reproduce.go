@@ -205,7 +205,11 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 		r.Errors = runOverlapped(steps, scan, total, o.Progress)
 	} else {
 		r.StepGraphs = map[string]int{}
+		needsScan, scanFailed := afterScan(steps, scan), false
 		for i, st := range steps {
+			if scanFailed && needsScan[st.name] {
+				continue // without a neuron layer it cannot run
+			}
 			if o.Progress != nil {
 				o.Progress(Step{Name: st.name, Done: i, Of: total})
 			}
@@ -217,9 +221,7 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 			}
 			if err != nil {
 				r.Errors = append(r.Errors, fmt.Sprintf("%s: %v", st.name, err))
-				if st.name == scan { // without a neuron layer nothing else can run
-					break
-				}
+				scanFailed = scanFailed || st.name == scan
 			}
 		}
 	}
@@ -248,6 +250,19 @@ func Reproduce(s *Setting, d Describe, dir string, o Options) (*Results, error) 
 	return r, nil
 }
 
+// afterScan marks the scan's step and every step after it, directly or not (steps wait only for
+// earlier steps).
+func afterScan(steps []reproduceStep, scan string) map[string]bool {
+	needs := make(map[string]bool, len(steps))
+	for _, st := range steps {
+		needs[st.name] = st.name == scan
+		for _, a := range st.after {
+			needs[st.name] = needs[st.name] || needs[a]
+		}
+	}
+	return needs
+}
+
 // runOverlapped runs each step in its own goroutine once the steps it waits for have ended
 // (Options.Overlap) and returns the failures in the steps' order. When the scan fails, the steps
 // after it (directly or not) do not run. progress is called under a lock.
@@ -257,13 +272,7 @@ func runOverlapped(steps []reproduceStep, scan string, total int, progress func(
 		done[st.name] = make(chan struct{})
 	}
 	errs := make([]error, len(steps))
-	needsScan := make(map[string]bool) // the scan's step, or a step after it
-	for _, st := range steps {         // steps wait only for earlier steps
-		needsScan[st.name] = st.name == scan
-		for _, a := range st.after {
-			needsScan[st.name] = needsScan[st.name] || needsScan[a]
-		}
-	}
+	needsScan := afterScan(steps, scan)
 	var mu sync.Mutex // guards finished and the progress calls
 	finished := 0
 	report := func(st Step) {

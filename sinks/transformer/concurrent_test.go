@@ -123,3 +123,44 @@ func sameResult(t *testing.T, name string, a, b *Result) {
 		}
 	}
 }
+
+// The first runs of a fresh model, some whole and some stage by stage, at once: whichever copies a
+// weight to the device first, the others wait for it (a whole run used to copy the weights inside
+// GoMLX without the model's lock while a staged run read them: a data race, and on backends whose
+// device memory is the host's a panic). Their results equal those of the same runs one by one.
+func TestConcurrentFirstRunsWholeAndStaged(t *testing.T) {
+	cfg := tinyConfig()
+	toks := seqs(2, 7, cfg.VocabSize)
+	runs := [][]Option{{}, {Capture("blocks.0.hook_resid_post"), NoLogits()}} // staged (every block), whole (one block)
+	seq := tinyModel(t, cfg)
+	seq.SetLayeredFrom(2)
+	want := make([]*Result, len(runs))
+	for i, opts := range runs {
+		r, err := seq.Run(toks, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = r
+	}
+	for range 5 { // fresh models: the first uploads race only sometimes
+		m := tinyModel(t, cfg)
+		m.SetLayeredFrom(2)
+		got := make([]*Result, 6)
+		errs := make([]error, len(got))
+		var wg sync.WaitGroup
+		for k := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[k], errs[k] = m.Run(toks, runs[k%len(runs)]...)
+			}()
+		}
+		wg.Wait()
+		for k := range got {
+			if errs[k] != nil {
+				t.Fatalf("run %d: %v", k, errs[k])
+			}
+			sameResult(t, fmt.Sprintf("run %d", k), want[k%len(runs)], got[k])
+		}
+	}
+}

@@ -179,19 +179,17 @@ func stageSubset[T any](b *strings.Builder, out, all map[string][]T, names map[s
 	}
 }
 
-// runLayered runs the plan stage by stage (see the comment at the top of this file); m.runs is held
-// for reading.
-func (m *Model) runLayered(pl *runPlan, blocks int) (*Result, error) {
-	cfg := m.Config
+// runStages are the stages a run goes through: the embedding, its pl.blocks blocks, and the final
+// norm and unembedding when the run builds every block and wants anything from them.
+func runStages(cfg *Config, pl *runPlan) []stage {
 	stages := []stage{{kind: stageEmbed, layer: -1}}
-	for l := 0; l < blocks; l++ {
+	for l := 0; l < pl.blocks; l++ {
 		stages = append(stages, stage{kind: stageBlock, layer: l})
 	}
-	if blocks == cfg.NLayers {
+	if pl.blocks == cfg.NLayers {
 		fin := stage{kind: stageFinal, layer: -1}
-		names := stageHookNames(cfg, fin)
 		wanted := !pl.noLogits
-		for n := range names {
+		for n := range stageHookNames(cfg, fin) {
 			if len(pl.hooks[n]) > 0 || len(pl.reduce[n]) > 0 || slices.Contains(pl.capture, n) {
 				wanted = true
 			}
@@ -200,6 +198,14 @@ func (m *Model) runLayered(pl *runPlan, blocks int) (*Result, error) {
 			stages = append(stages, fin)
 		}
 	}
+	return stages
+}
+
+// runLayered runs the plan stage by stage (see the comment at the top of this file); m.runs is held
+// for reading.
+func (m *Model) runLayered(pl *runPlan) (*Result, error) {
+	cfg := m.Config
+	stages := runStages(cfg, pl)
 	var masks []*tensors.Tensor // per layer [T, T], from a [L, T, T] mask
 	if pl.mask != nil && pl.mask.Rank() == 3 {
 		flat := tensors.MustCopyFlatData[float32](pl.mask)
@@ -407,17 +413,18 @@ func (m *Model) stage(pl *runPlan, s stage, req *stageRequest, clock int) (*stag
 	se.capture = req.capture
 	se.logits = withLogits
 	if req.share {
-		if len(m.stages) >= maxStages { // drop the least recently used stage not in use
+		for len(m.stages) >= maxStages { // drop the least recently used stages not in use
 			oldest := ""
 			for k, e := range m.stages {
-				if e.users == 0 && e.lastUse < clock && (oldest == "" || e.lastUse < m.stages[oldest].lastUse) {
+				if e.users == 0 && (oldest == "" || e.lastUse < m.stages[oldest].lastUse) {
 					oldest = k
 				}
 			}
-			if oldest != "" {
-				m.stages[oldest].exec.Finalize()
-				delete(m.stages, oldest)
+			if oldest == "" {
+				break // every kept stage is in a run now
 			}
+			m.stages[oldest].exec.Finalize()
+			delete(m.stages, oldest)
 		}
 		m.stages[req.key] = se
 	}

@@ -23,15 +23,15 @@ import (
 //
 // Runs may be called from several goroutines at once: each compiles what it needs outside the
 // model's lock (two runs needing different graphs compile them in parallel, and on a GPU one run's
-// compiling overlaps another's device work), and calls that change the model (SetMatmulDType,
-// ShardOver, DropCompiled) wait for the runs in flight.
+// compiling overlaps another's device work), and calls that change the model (SetParam,
+// SetMatmulDType, ShardOver, DropCompiled) wait for the runs in flight.
 type Model struct {
 	Config  *Config
 	Backend compute.Backend
 	Store   *model.Store
 
 	// runs is held for reading by every run and for writing by the calls that change what runs
-	// compile or read (SetMatmulDType, ShardOver, DropCompiled); taken before mu.
+	// compile or read (SetParam, SetMatmulDType, ShardOver, DropCompiled); taken before mu.
 	runs     sync.RWMutex
 	mu       sync.Mutex            // guards the fields below (not compiles) and the graphs' users counts
 	execs    map[string]*runExec   // whole-model graphs (runWhole), by run structure
@@ -407,6 +407,8 @@ func (m *Model) SetParam(name string, data []float32) error {
 		}
 	}
 	t := tensors.FromFlatDataAndDimensions(append([]float32(nil), data...), dims...)
+	m.runs.Lock() // no run in flight reads the old value
+	defer m.runs.Unlock()
 	if v.DType() != dtypes.Float32 {
 		return fmt.Errorf("SetParam %q: parameter is %s; only float32 parameters can be edited", name, v.DType())
 	}

@@ -307,8 +307,8 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 		defer m.sharded.Unlock()
 	}
 	var res *Result
-	if blocks := blocksNeeded(m.Config, pl.capture, pl.hooks, pl.reduce, pl.noLogits); layeredFrom > 0 && blocks >= layeredFrom && !sharded {
-		res, err = m.runLayered(pl, blocks)
+	if pl.blocks = blocksNeeded(m.Config, pl.capture, pl.hooks, pl.reduce, pl.noLogits); layeredFrom > 0 && pl.blocks >= layeredFrom && !sharded {
+		res, err = m.runLayered(pl)
 	} else {
 		res, err = m.runWhole(pl)
 	}
@@ -328,11 +328,14 @@ func (m *Model) Run(tokens [][]int, opts ...Option) (*Result, error) {
 type RunStat struct {
 	Batch, SeqLen int
 	Started       time.Time // when Run was called
-	Compiled      int       // graphs built and compiled for this run (one built while several runs waited for it counts for one of them)
-	Calls         int       // compiled graphs executed (1, or one per stage when layered)
-	CallSeconds   float64   // in the device calls
-	CopySeconds   float64   // reading the outputs to the host
-	ToHostBytes   int64     // size of the outputs read
+	// Compiled is the number of graphs built and compiled for this run: each build is counted once
+	// over all runs, and with runs in flight at once it may be counted by another run calling the
+	// same graph.
+	Compiled    int
+	Calls       int     // compiled graphs executed (1, or one per stage when layered)
+	CallSeconds float64 // in the device calls
+	CopySeconds float64 // reading the outputs to the host
+	ToHostBytes int64   // size of the outputs read
 }
 
 // ObserveRuns calls fn after every successful Run (and so every RunWithCache, RunWithHooks, …)
@@ -399,6 +402,7 @@ type runPlan struct {
 	mask       *tensors.Tensor // [T, T] or [L, T, T], nil if none
 	noLogits   bool
 	bf16       bool
+	blocks     int     // the blocks the run builds (blocksNeeded)
 	stat       RunStat // filled as the plan runs
 }
 
@@ -433,13 +437,15 @@ func (m *Model) runWhole(pl *runPlan) (*Result, error) {
 			return nil, err
 		}
 		if shareable {
-			if len(m.execs) >= maxExecs { // bound the compiled graphs kept (each holds device memory)
-				for k, e := range m.execs {
-					if e.users == 0 { // not in another run's hands
-						e.Finalize()
-						delete(m.execs, k)
-						break
-					}
+			// Bound the compiled graphs kept (each holds device memory); graphs in another run's
+			// hands stay.
+			for k, e := range m.execs {
+				if len(m.execs) < maxExecs {
+					break
+				}
+				if e.users == 0 {
+					e.Finalize()
+					delete(m.execs, k)
 				}
 			}
 			m.execs[key] = exec
@@ -455,8 +461,22 @@ func (m *Model) runWhole(pl *runPlan) (*Result, error) {
 		m.mu.Unlock()
 	}()
 	args := []any{pl.tok}
-	for _, n := range pl.inputNames {
-		args = append(args, pl.inputs[n])
+	if m.shard == nil {
+		// The graph reads the weights from the store; the first run to need one copies it to the
+		// device, under m.mu, as stage by stage (onDevice).
+		var params []string
+		for _, st := range runStages(m.Config, pl) {
+			params = append(params, stageParams(m.Config, st)...)
+		}
+		inputs, err := m.onDevice(params, pl.inputs, pl.inputNames)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, inputs[len(params):]...)
+	} else {
+		for _, n := range pl.inputNames {
+			args = append(args, pl.inputs[n])
+		}
 	}
 	if pl.mask != nil {
 		args = append(args, pl.mask)
