@@ -3,8 +3,11 @@ package transformer
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
 
 	. "github.com/gomlx/gomlx/core/graph"
 )
@@ -161,6 +164,27 @@ func TestConcurrentFirstRunsWholeAndStaged(t *testing.T) {
 				t.Fatalf("run %d: %v", k, errs[k])
 			}
 			sameResult(t, fmt.Sprintf("run %d", k), want[k%len(runs)], got[k])
+		}
+	}
+}
+
+// An output that cannot be read fails the run with its name: the capture, the logits, or the
+// reduction with its hook point and output index.
+func TestCollectErrorNamesOutput(t *testing.T) {
+	cfg := tinyConfig()
+	mk := func() *tensors.Tensor { return tensors.FromFlatDataAndDimensions([]float32{1, 2}, 2) }
+	slots := []reducedSlot{{id: "a", hook: "blocks.0.hook_resid_pre", n: 1}, {id: "b", hook: "blocks.1.hook_resid_pre", n: 2}}
+	for bad, want := range map[int]string{
+		0: "blocks.0.hook_z",
+		1: "logits",
+		2: `reduction "a" at blocks.0.hook_resid_pre, output 0`,
+		4: `reduction "b" at blocks.1.hook_resid_pre, output 1`,
+	} {
+		outs := []*tensors.Tensor{mk(), mk(), mk(), mk(), mk()}
+		outs[bad].FinalizeAll()
+		err := newResult(cfg).collect(cfg, outs, []string{"blocks.0.hook_z"}, true, slots, func(s string) string { return s }, false)
+		if err == nil || !strings.Contains(err.Error(), "reading "+want+" (") {
+			t.Errorf("output %d unreadable: error %v, want it to name %s", bad, err, want)
 		}
 	}
 }

@@ -521,7 +521,24 @@ func (res *Result) collect(cfg *Config, outs []*tensors.Tensor, capture []string
 		return fmt.Errorf("the run returned %d outputs, want %d (%d captures, logits %v, %d reductions)", len(outs), want, len(capture), withLogits, len(slots))
 	}
 	// Every output is read to the host at once (readOutputs), then filed by name.
-	acts, err := readOutputs(outs)
+	label := func(i int) string { // output i's name, for errors
+		if i < len(capture) {
+			return capture[i]
+		}
+		if i -= len(capture); withLogits && i == 0 {
+			return "logits"
+		} else if withLogits {
+			i--
+		}
+		for _, slot := range slots {
+			if i < slot.n {
+				return fmt.Sprintf("reduction %q at %s, output %d", slot.id, name(slot.hook), i)
+			}
+			i -= slot.n
+		}
+		return "an output"
+	}
+	acts, err := readOutputs(outs, label)
 	if err != nil {
 		return err
 	}
@@ -569,8 +586,9 @@ const readWorkers = 8
 
 // readOutputs reads a run's outputs to the host, several at once: on a GPU each read waits for its
 // device-to-host copy, and reading them one after another leaves the bus idle between copies.
-// Float64 outputs stay float64 (Activation.Data64), the others become float32 (Data).
-func readOutputs(outs []*tensors.Tensor) ([]*Activation, error) {
+// Float64 outputs stay float64 (Activation.Data64), the others become float32 (Data). label names
+// output i in errors.
+func readOutputs(outs []*tensors.Tensor, label func(i int) string) ([]*Activation, error) {
 	acts := make([]*Activation, len(outs))
 	errs := make([]error, len(outs))
 	work := make(chan int)
@@ -598,7 +616,7 @@ func readOutputs(outs []*tensors.Tensor) ([]*Activation, error) {
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("reading output %d (%s): %w", i, outs[i].Shape(), err)
+			return nil, fmt.Errorf("reading %s (%s): %w", label(i), outs[i].Shape(), err)
 		}
 	}
 	return acts, nil
